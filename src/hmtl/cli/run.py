@@ -1,0 +1,30 @@
+"""`hmtl run CONFIG.yaml [--out DIR] [key=value …]`"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="YAML run configuration")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="override config values, e.g. search.seeds=1 train.epochs=20")
+    p.add_argument("--out", help="run folder (default: runs/<config name>)")
+    p.add_argument("--until", choices=["stage1", "stage2", "all"], default="all",
+                   help="stop after this stage (results.json holds what exists)")
+    p.add_argument("--executor", default="serial", help="how trainings run (serial)")
+    p.add_argument("--quiet", action="store_true", help="no line per training")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..search.pipeline import run_pipeline
+
+    cfg = load_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    results = run_pipeline(cfg, out, until=args.until, executor=args.executor,
+                           verbose=not args.quiet)
+    print((out / "results.md").read_text())
+    print(f"results: {out / 'results.json'}")
+    return 0 if results else 1

@@ -1,0 +1,381 @@
+"""Typed run configuration: dataclasses loaded from YAML, `key=value` overrides, clear errors.
+
+Everything that makes one run differ from another lives here, so that a run folder can be named
+by the hash of its resolved configuration and a finished stage is never recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import HmtlError
+
+
+def _help(text: str, **kw) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TaskConfig:
+    name: str = _help("task name, used in results and model outputs")
+    type: Literal["classification"] = _help("task type; decides loss, head and metrics",
+                                            default="classification")
+    column: str | None = _help("manifest column holding the label (default: the name)", default=None)
+    weight: float = _help("weight of this task's loss in joint training", default=1.0)
+    tolerance: float | None = _help("compatibility tolerance for this task (default: search.tolerance)",
+                                    default=None)
+
+    def validate(self, where: str) -> None:
+        if not self.name:
+            raise HmtlError(f"{where}.name: a task needs a name")
+        if self.weight <= 0:
+            raise HmtlError(f"{where}.weight: must be > 0, got {self.weight}")
+        if self.tolerance is not None and self.tolerance < 0:
+            raise HmtlError(f"{where}.tolerance: must be >= 0, got {self.tolerance}")
+
+    @property
+    def label_column(self) -> str:
+        return self.column or self.name
+
+
+@dataclass
+class DataConfig:
+    manifest: str = _help("CSV manifest (relative to the config file or absolute)", default="")
+    tasks: list[TaskConfig] = _help("tasks: names, or mappings with name/type/column/weight",
+                                    default_factory=list)
+    split_ratios: list[float] = _help("train/val/test fractions when the manifest has no split column",
+                                      default_factory=lambda: [0.7, 0.15, 0.15])
+    split_seed: int = _help("seed of the random split", default=0)
+    split_by: Literal["stratified", "group"] = _help(
+        "stratified random split, or group-disjoint by the manifest's group column", default="stratified")
+    stratify_by: str | None = _help("task whose classes the split stratifies (default: first task)",
+                                    default=None)
+    on_bad_audio: Literal["error", "skip"] = _help("stop on an unreadable clip, or leave it out",
+                                                   default="error")
+
+    def validate(self, where: str) -> None:
+        if not self.tasks:
+            raise HmtlError(f"{where}.tasks: at least one task is needed")
+        names = [t.name for t in self.tasks]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise HmtlError(f"{where}.tasks: duplicate task name(s) {sorted(dup)}")
+        for i, t in enumerate(self.tasks):
+            t.validate(f"{where}.tasks[{i}]")
+        if len(self.split_ratios) != 3 or any(r < 0 for r in self.split_ratios) \
+                or abs(sum(self.split_ratios) - 1.0) > 1e-6 or self.split_ratios[0] <= 0:
+            raise HmtlError(f"{where}.split_ratios: three non-negative fractions summing to 1 "
+                            f"with train > 0, got {self.split_ratios}")
+        if self.stratify_by is not None and self.stratify_by not in names:
+            raise HmtlError(f"{where}.stratify_by: '{self.stratify_by}' is not a task ({names})")
+
+
+@dataclass
+class FeatureConfig:
+    kind: Literal["logmel", "mfcc"] = _help("front end", default="logmel")
+    sample_rate: int = _help("audio is resampled to this rate (Hz)", default=16000)
+    duration: float = _help("clips are cropped or zero-padded to this many seconds", default=3.0)
+    crop: Literal["center", "start"] = _help("which part of a longer clip is kept", default="center")
+    n_fft: int = _help("FFT size", default=512)
+    win_length: int = _help("window length in samples", default=400)
+    hop_length: int = _help("hop in samples", default=160)
+    n_mels: int = _help("mel bands", default=64)
+    n_mfcc: int = _help("cepstral coefficients (kind=mfcc)", default=40)
+    fmin: float = _help("lowest mel frequency (Hz)", default=20.0)
+    fmax: float | None = _help("highest mel frequency (Hz; default: Nyquist)", default=None)
+    crop_jitter: float = _help("training sees random windows up to this many seconds off the "
+                               "centre (0: always the centre)", default=0.0)
+
+    def validate(self, where: str) -> None:
+        for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "n_mfcc"):
+            if getattr(self, key) <= 0:
+                raise HmtlError(f"{where}.{key}: must be > 0, got {getattr(self, key)}")
+        if self.duration <= 0:
+            raise HmtlError(f"{where}.duration: must be > 0, got {self.duration}")
+        if self.crop_jitter < 0:
+            raise HmtlError(f"{where}.crop_jitter: must be >= 0, got {self.crop_jitter}")
+        if self.win_length > self.n_fft:
+            raise HmtlError(f"{where}.win_length: must be <= n_fft ({self.n_fft}), got {self.win_length}")
+        nyquist = self.sample_rate / 2
+        if self.fmax is not None and not (self.fmin < self.fmax <= nyquist):
+            raise HmtlError(f"{where}.fmax: must be in (fmin, {nyquist}], got {self.fmax}")
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            raise HmtlError(f"{where}.n_mfcc: must be <= n_mels ({self.n_mels}), got {self.n_mfcc}")
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.duration * self.sample_rate))
+
+    @property
+    def num_frames(self) -> int:
+        """Frames the models see (centre-padded STFT)."""
+        return self.num_samples // self.hop_length + 1
+
+    @property
+    def stored_samples(self) -> int:
+        """Samples kept per clip: the model window plus the jitter on both sides."""
+        jitter = int(round(self.crop_jitter * self.sample_rate)) // self.hop_length * self.hop_length
+        return self.num_samples + 2 * jitter
+
+    @property
+    def stored_frames(self) -> int:
+        return self.stored_samples // self.hop_length + 1
+
+    @property
+    def channels(self) -> int:
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = _help("registered backbone (tc_cnn, ds_cnn)", default="tc_cnn")
+    blocks: int = _help("number of blocks L: the depths at which tasks can branch", default=4)
+    width: int = _help("channels of every block (unless widths is given)", default=64)
+    widths: list[int] | None = _help("channels per block, one per block", default=None)
+    kernel_size: int = _help("kernel size of the block convolutions", default=5)
+    dropout: float = _help("dropout before each task head", default=0.1)
+
+    def validate(self, where: str) -> None:
+        if self.blocks < 1:
+            raise HmtlError(f"{where}.blocks: must be >= 1, got {self.blocks}")
+        if self.width < 1:
+            raise HmtlError(f"{where}.width: must be >= 1, got {self.width}")
+        if self.widths is not None and (len(self.widths) != self.blocks or min(self.widths) < 1):
+            raise HmtlError(f"{where}.widths: need {self.blocks} positive widths, got {self.widths}")
+        if self.kernel_size < 1:
+            raise HmtlError(f"{where}.kernel_size: must be >= 1, got {self.kernel_size}")
+        if not 0 <= self.dropout < 1:
+            raise HmtlError(f"{where}.dropout: must be in [0, 1), got {self.dropout}")
+
+    @property
+    def block_widths(self) -> list[int]:
+        return list(self.widths) if self.widths is not None else [self.width] * self.blocks
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _help("maximum epochs", default=40)
+    batch_size: int = _help("clips per step", default=64)
+    lr: float = _help("peak learning rate of AdamW", default=3e-3)
+    weight_decay: float = _help("AdamW weight decay", default=1e-2)
+    schedule: Literal["cosine", "step", "constant"] = _help("learning-rate schedule", default="cosine")
+    warmup_epochs: float = _help("linear warm-up (cosine schedule)", default=1.0)
+    step_epochs: int = _help("step schedule: decay every this many epochs", default=15)
+    step_gamma: float = _help("step schedule: decay factor", default=0.3)
+    patience: int = _help("early stopping: epochs without a better validation score", default=10)
+    grad_clip: float = _help("gradient norm clip (0: off)", default=5.0)
+    device: str = _help("cpu, cuda, cuda:N or auto", default="cpu")
+
+    def validate(self, where: str) -> None:
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise HmtlError(f"{where}.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise HmtlError(f"{where}.lr: must be > 0, got {self.lr}")
+        for key in ("weight_decay", "warmup_epochs", "grad_clip"):
+            if getattr(self, key) < 0:
+                raise HmtlError(f"{where}.{key}: must be >= 0, got {getattr(self, key)}")
+        if self.patience < 1:
+            raise HmtlError(f"{where}.patience: must be >= 1, got {self.patience}")
+        if self.step_epochs < 1 or not 0 < self.step_gamma <= 1:
+            raise HmtlError(f"{where}.step_epochs/step_gamma: need step_epochs >= 1 and 0 < gamma <= 1")
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise HmtlError(f"{where}.device: cpu, cuda, cuda:N or auto, got '{self.device}'")
+
+
+@dataclass
+class SearchConfig:
+    seeds: int = _help("seeds r per model (stage 1, sweep, final)", default=3)
+    tolerance: float = _help("compatibility tolerance τ on the validation metric (0.01 = 1 point)",
+                             default=0.01)
+    noise_z: float = _help("noise-aware rule: τ + z·σ with σ the stage-1 seed spread (0: off)",
+                           default=0.0)
+    early_exit: bool = _help("stop a pair's depth sweep at its first incompatible depth",
+                             default=True)
+    budget_params: int | None = _help("merge further until the tree has at most this many params",
+                                      default=None)
+    repair_rounds: int = _help("times a task that drops too much is detached one depth earlier",
+                               default=0)
+    final_tolerance: float | None = _help("drop allowed in the final tree before repair "
+                                          "(default: tolerance)", default=None)
+
+    def validate(self, where: str) -> None:
+        if self.seeds < 1:
+            raise HmtlError(f"{where}.seeds: must be >= 1, got {self.seeds}")
+        if self.tolerance < 0 or self.noise_z < 0:
+            raise HmtlError(f"{where}.tolerance/noise_z: must be >= 0")
+        if self.repair_rounds < 0:
+            raise HmtlError(f"{where}.repair_rounds: must be >= 0, got {self.repair_rounds}")
+        if self.budget_params is not None and self.budget_params < 1:
+            raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
+
+
+METHODS = ("independent", "flat", "hierarchical")
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    methods: list[str] = _help("methods compared in results", default_factory=lambda: list(METHODS))
+
+    def validate(self, where: str = "config") -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if hasattr(value, "validate"):
+                value.validate(f"{where}.{f.name}" if where else f.name)
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise HmtlError(f"{where}.methods: unknown method(s) {unknown}; known: {list(METHODS)}")
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.data.tasks]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- loading
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check and convert one YAML value to the annotated type, or raise a one-line HmtlError."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            raise HmtlError(f"{where}: must be one of {list(args)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise HmtlError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise HmtlError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise HmtlError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise HmtlError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise HmtlError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise HmtlError(f"{where}: unsupported type {_type_name(tp)}")
+
+
+def _normalise_tasks(value: Any, where: str) -> Any:
+    """Tasks may be written as names, as mappings, or as {name: {…}}; all become mappings."""
+    if isinstance(value, dict):
+        value = [{"name": k, **(v or {})} for k, v in value.items()]
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    raise HmtlError(f"{where}: expected a list of tasks, got {value!r}")
+
+
+def from_dict(cls: type, data: Any, where: str = "config") -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise HmtlError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(names)}"
+            raise HmtlError(f"{path}: unknown key{hint}")
+        if cls is DataConfig and key == "tasks":
+            value = _normalise_tasks(value, path)
+        kwargs[key] = _coerce(value, hints[key], path)
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               and f.name not in kwargs]
+    if missing:
+        raise HmtlError(f"{where}: missing key(s) {missing}")
+    return cls(**kwargs)
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one `a.b.c=value` to a raw config mapping; the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise HmtlError(f"override '{assignment}': expected key=value")
+    key, text = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text != "" else None
+    except yaml.YAMLError:
+        value = text
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise HmtlError(f"override '{assignment}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                raw: dict | None = None) -> RunConfig:
+    """Load, override, type-check and validate. The manifest path becomes absolute, resolved
+    against the config file's folder, so the run does not depend on the working directory."""
+    base = Path.cwd()
+    if raw is None:
+        raw = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise HmtlError(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            at = f" line {mark.line + 1}" if mark is not None else ""
+            raise HmtlError(f"{path}:{at} YAML syntax error: {getattr(e, 'problem', e)}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise HmtlError(f"{path}: expected a mapping at top level")
+        raw = {**(loaded or {}), **raw}
+        base = path.resolve().parent
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
+    cfg = from_dict(RunConfig, raw, where="")
+    if cfg.data.manifest:
+        manifest = Path(cfg.data.manifest).expanduser()
+        cfg.data.manifest = str(manifest if manifest.is_absolute() else (base / manifest).resolve())
+    cfg.validate(where="")
+    return cfg
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

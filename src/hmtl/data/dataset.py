@@ -1,0 +1,195 @@
+"""The prepared dataset of a run: features of every clip, labels of every task, and the split,
+as arrays in the run folder (`data/`). Built once from the manifest through the feature cache;
+every training of the run then loads these arrays (memory-mapped) instead of touching audio."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..errors import HmtlError
+from ..utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, stable_hash
+from ..utils.progress import bar, say
+from .audio import BadAudio, decode, fix_length
+from .cache import FeatureCache, content_hash
+from .frontend import build_frontend
+from .manifest import SPLITS, Manifest, read_manifest
+from .splits import TRAIN, make_split
+
+FORMAT = 1
+
+
+@dataclass
+class Dataset:
+    """Everything a training needs, as tensors. `x` keeps the stored frames (model window plus
+    crop jitter); models see `frames` of them."""
+
+    x: torch.Tensor            # (N, C, T_stored) float16
+    y: torch.Tensor            # (N, n_tasks) int64, -1 = unlabelled
+    split: torch.Tensor        # (N,) int8: 0 train, 1 val, 2 test
+    tasks: list[str]
+    classes: dict[str, list[str]]
+    frames: int
+    mean: torch.Tensor         # (C,) per-channel statistics of the training clips
+    std: torch.Tensor
+    key: str                   # fingerprint: features, labels and split
+
+    def indices(self, split: str) -> torch.Tensor:
+        return torch.nonzero(self.split == SPLITS.index(split)).flatten()
+
+    def num_classes(self, task: str) -> int:
+        return len(self.classes[task])
+
+
+def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache,
+                     batch: int = 32) -> tuple[np.ndarray, list[str | None], dict[int, str]]:
+    """Features (N, C, T_stored) float16 of every clip, their content hashes, and the rows that
+    failed with the reason. Audio is read only for clips the cache does not have."""
+    fcfg = cfg.features
+    frontend = build_frontend(fcfg)
+    out = np.zeros((len(m),) + cache.shape, dtype=np.float16)
+    digests: list[str | None] = [None] * len(m)
+    failed: dict[int, str] = {}
+    pending: list[tuple[int, str, np.ndarray]] = []
+    progress = bar(len(m), desc="features", unit="clip")
+
+    def flush():
+        if not pending:
+            return
+        waves = torch.from_numpy(np.stack([w for _, _, w in pending]))   # (B, samples)
+        with torch.no_grad():
+            feats = frontend(waves).numpy().astype(np.float16)            # (B, C, T)
+        for (i, digest, _), f in zip(pending, feats):
+            cache.store(digest, f)
+            out[i] = f
+        progress.update(len(pending))
+        pending.clear()
+
+    for i, path in enumerate(m.paths):
+        try:
+            st = path.stat()
+            digest = cache.index.lookup(path, st)
+            cached = cache.load(digest) if digest else None
+            if cached is None:
+                data = path.read_bytes()
+                digest = content_hash(data)
+                cache.index.add(path, st, digest)
+                cached = cache.load(digest)
+                if cached is None:
+                    wave = fix_length(decode(data, fcfg.sample_rate), fcfg.stored_samples, fcfg.crop)
+                    pending.append((i, digest, wave))
+                    if len(pending) >= batch:
+                        flush()
+                    digests[i] = digest
+                    continue
+            out[i] = cached
+            digests[i] = digest
+            progress.update(1)
+        except FileNotFoundError:
+            failed[i] = "file not found"
+        except IsADirectoryError:
+            failed[i] = "is a directory, not an audio file"
+        except PermissionError:
+            failed[i] = "permission denied"
+        except BadAudio as e:
+            failed[i] = str(e)
+        if i in failed:
+            if cfg.data.on_bad_audio == "error":
+                progress.close()
+                raise HmtlError(f"{m.where(i)}: {failed[i]} (data.on_bad_audio=skip leaves such "
+                                f"clips out)")
+            progress.update(1)
+    flush()
+    progress.close()
+    return out, digests, failed
+
+
+def _inputs_key(cfg: RunConfig, manifest_bytes: bytes) -> str:
+    return stable_hash({"format": FORMAT, "data": dataclasses.asdict(cfg.data),
+                        "features": dataclasses.asdict(cfg.features),
+                        "manifest": content_hash(manifest_bytes)})
+
+
+def _save_array(path: Path, arr: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None = None) -> Dataset:
+    """Build (or reuse) the run's dataset in `data_dir`. Reuse needs the same data and feature
+    configuration and the same manifest content; a run folder never mixes two datasets."""
+    data_dir = Path(data_dir)
+    manifest_path = Path(cfg.data.manifest)
+    if not manifest_path.is_file():
+        raise HmtlError(f"{manifest_path}: manifest not found")
+    key = _inputs_key(cfg, manifest_path.read_bytes())
+    meta_file = data_dir / "meta.json"
+    if meta_file.exists():
+        meta = read_json(meta_file)
+        if meta.get("inputs_key") != key:
+            raise HmtlError(f"{data_dir.parent}: this run folder was made from another manifest or "
+                            f"data/features config; use a new --out folder")
+        return load_dataset(data_dir)
+
+    m = read_manifest(manifest_path, cfg.data.tasks)
+    split = make_split(m, cfg.data)
+    cache = cache or FeatureCache(cfg.features)
+    x, digests, failed = extract_features(m, cfg, cache)
+    keep = np.array([i for i in range(len(m)) if i not in failed], dtype=np.int64)
+    if failed:
+        rows = ["row,path,reason"] + [f"{m.rows[i]},{m.paths[i]},{r}" for i, r in failed.items()]
+        atomic_write_text(data_dir / "skipped.csv", "\n".join(rows) + "\n")
+        say(f"left out {len(failed)} unreadable clip(s); see {data_dir / 'skipped.csv'}")
+    tasks = cfg.task_names
+    y = np.stack([m.encoded(t) for t in tasks], axis=1)[keep]
+    x, split = x[keep], split[keep]
+    labelled = (y >= 0).any(axis=1)
+    if not labelled.all():
+        say(f"{int((~labelled).sum())} clip(s) have no label for any task and are left out")
+        x, y, split = x[labelled], y[labelled], split[labelled]
+        keep = keep[labelled]
+    if not (split == TRAIN).any():
+        raise HmtlError(f"{manifest_path}: no usable training clips")
+    train = x[split == TRAIN].astype(np.float32)                    # (n, C, T)
+    mean = train.mean(axis=(0, 2))
+    std = np.sqrt(train.var(axis=(0, 2))) + 1e-5
+    data_key = stable_hash({"inputs": key, "digests": [digests[i] for i in keep],
+                            "y": content_hash(y.tobytes()), "split": content_hash(split.tobytes())})
+
+    table = io.StringIO()
+    w = csv.writer(table, lineterminator="\n")
+    w.writerow(["row", "path", "split"])
+    for i, s in zip(keep, split):
+        w.writerow([m.rows[i], m.paths[i], SPLITS[s]])
+    atomic_write_text(data_dir / "split.csv", table.getvalue())  # for people: which clip went where
+    _save_array(data_dir / "x.npy", x)
+    _save_array(data_dir / "y.npy", y)
+    _save_array(data_dir / "split.npy", split)
+    _save_array(data_dir / "norm.npy", np.stack([mean, std]).astype(np.float32))
+    counts = {t: {name: int(((y[:, j] >= 0) & (split == k)).sum()) for k, name in enumerate(SPLITS)}
+              for j, t in enumerate(tasks)}
+    atomic_write_json(meta_file, {
+        "format": FORMAT, "inputs_key": key, "data_key": data_key, "tasks": tasks,
+        "classes": m.classes, "frames": cfg.features.num_frames, "clips": int(len(y)),
+        "skipped": len(failed), "labelled": counts,
+    })
+    return load_dataset(data_dir)
+
+
+def load_dataset(data_dir: Path) -> Dataset:
+    """Load a prepared dataset. meta.json is written last, so its presence means complete."""
+    data_dir = Path(data_dir)
+    meta = read_json(data_dir / "meta.json")
+    load = lambda name: torch.from_numpy(np.load(data_dir / name, allow_pickle=False))  # noqa: E731
+    norm = load("norm.npy")
+    return Dataset(x=load("x.npy"), y=load("y.npy"), split=load("split.npy"),
+                   tasks=meta["tasks"], classes=meta["classes"], frames=meta["frames"],
+                   mean=norm[0], std=norm[1], key=meta["data_key"])

@@ -1,0 +1,111 @@
+"""results.json (interfaces.md) and results.md: per method, size, cost, per-task test metrics
+as mean ± std over seeds, and the comparison with the independent models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .search.context import mean_std
+from .utils.io import atomic_write_json, atomic_write_text
+
+SCHEMA = 1
+METRICS = ("accuracy", "macro_f1")
+
+
+def aggregate(records: list[dict], tasks: list[str]) -> dict:
+    """{task: {accuracy, accuracy_std, macro_f1, macro_f1_std}} over seeds, on the test split."""
+    out = {}
+    for t in tasks:
+        entry = {}
+        for m in METRICS:
+            entry[m], entry[f"{m}_std"] = mean_std([r["test"][t][m] for r in records])
+        out[t] = entry
+    return out
+
+
+def tree_method(records: list[dict], tasks: list[str]) -> dict:
+    """A method made of one tree-shaped model trained with several seeds."""
+    first = records[0]
+    return {"params": first["params"], "nonzero_params": first["params"], "macs": first["macs"],
+            "metrics": aggregate(records, tasks), "primary": "accuracy", "tree": first["tree"],
+            "per_seed": [{t: r["test"][t]["accuracy"] for t in tasks} for r in records]}
+
+
+def independent_method(stage1_records: dict[str, list[dict]], tasks: list[str], tree: list) -> dict:
+    """The set of isolated models: sizes add up, each task's metrics come from its own model."""
+    params = sum(recs[0]["params"] for recs in stage1_records.values())
+    macs = sum(recs[0]["macs"] for recs in stage1_records.values())
+    metrics = {}
+    for t in tasks:
+        metrics.update(aggregate(stage1_records[t], [t]))
+    n = len(next(iter(stage1_records.values())))
+    per_seed = [{t: stage1_records[t][i]["test"][t]["accuracy"] for t in tasks} for i in range(n)]
+    return {"params": params, "nonzero_params": params, "macs": macs, "metrics": metrics,
+            "primary": "accuracy", "tree": tree, "per_seed": per_seed}
+
+
+def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:
+    """Drops (positive = worse, in accuracy fractions), their mean/max over tasks, the mean drop's
+    spread over the method's seeds, parameter reduction and Δm % (LibMTL's relative change)."""
+    ref = {t: reference["metrics"][t]["accuracy"] for t in tasks}
+    drops = {t: ref[t] - entry["metrics"][t]["accuracy"] for t in tasks}
+    per_seed = [sum(ref[t] - s[t] for t in tasks) / len(tasks) for s in entry.get("per_seed", [])]
+    _, spread = mean_std(per_seed) if per_seed else (0.0, 0.0)
+    delta_m = 100.0 * sum((entry["metrics"][t]["accuracy"] - ref[t]) / ref[t]
+                          for t in tasks if ref[t] > 0) / len(tasks)
+    return {"drops": drops, "mean_drop": sum(drops.values()) / len(tasks),
+            "mean_drop_std": spread, "max_drop": max(drops.values()),
+            "param_reduction": 1.0 - entry["params"] / reference["params"],
+            "delta_m": delta_m}
+
+
+def build_results(tasks: list[str], seeds: list[int], methods: dict[str, dict],
+                  compatibility: list[dict], search: dict, extra: dict | None = None) -> dict:
+    if "independent" in methods:
+        for name, entry in methods.items():
+            entry["vs_independent"] = compare(entry, methods["independent"], tasks)
+    payload = {"schema": SCHEMA, "tasks": tasks, "seeds": seeds, "methods": methods,
+               "compatibility": compatibility, "search": search}
+    payload.update(extra or {})
+    return payload
+
+
+def _pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    tasks = results["tasks"]
+    methods = results["methods"]
+    seeds = len(results["seeds"])
+    head = ["method", "params", "reduction", "MACs"] + [f"{t} acc %" for t in tasks] + \
+           ["mean drop (pts)", "max drop (pts)", "Δm %"]
+    lines = [f"Test accuracy, mean ± std over {seeds} seed(s). Drops are against the independent "
+             "models (positive = worse), in accuracy points.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, e in methods.items():
+        cmp = e.get("vs_independent", {})
+        row = [name, f"{e['params']:,}",
+               f"{100 * cmp['param_reduction']:.1f} %" if cmp else "",
+               f"{e['macs'] / 1e6:.2f} M"]
+        row += [_pm(e["metrics"][t]["accuracy"], e["metrics"][t]["accuracy_std"]) for t in tasks]
+        row += [_pm(cmp["mean_drop"], cmp["mean_drop_std"]) if cmp else "",
+                f"{100 * cmp['max_drop']:.1f}" if cmp else "",
+                f"{cmp['delta_m']:+.2f}" if cmp else ""]
+        lines.append("| " + " | ".join(row) + " |")
+    s = results.get("search", {})
+    if s:
+        lines += ["", f"Search: {s.get('trainings', 0)} trainings ({s.get('skipped', 0)} skipped by "
+                  f"early exit), {s.get('seconds', 0):.0f} s of training on {s.get('device', '?')}."]
+    tree = methods.get("hierarchical", {}).get("tree")
+    if tree:
+        from .models import TreeSpec
+
+        spec = TreeSpec.from_json(tasks, tree)
+        lines += ["", "Hierarchical tree:", "", "```", spec.render(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out_dir: Path, results: dict) -> None:
+    atomic_write_json(Path(out_dir) / "results.json", results)
+    atomic_write_text(Path(out_dir) / "results.md", markdown(results))

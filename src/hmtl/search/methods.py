@@ -1,0 +1,51 @@
+"""Compared methods, registered by name. Each gets the context and what the stages found, trains
+what it needs (through the executor, so it resumes like everything else) and returns its
+results.json entry. Baselines register themselves here too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..models import TreeSpec
+from ..results import independent_method, tree_method
+from .context import Context
+from .stage1 import Stage1
+from .stage2 import PairOutcome
+
+
+@dataclass
+class SearchState:
+    stage1: Stage1
+    pairs: list[PairOutcome] = field(default_factory=list)
+    tree: TreeSpec | None = None
+    final_records: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+MethodFn = Callable[[Context, SearchState], dict]
+METHODS: dict[str, MethodFn] = {}
+
+
+def register_method(name: str) -> Callable[[MethodFn], MethodFn]:
+    def deco(fn: MethodFn) -> MethodFn:
+        METHODS[name] = fn
+        return fn
+    return deco
+
+
+@register_method("independent")
+def independent(ctx: Context, state: SearchState) -> dict:
+    return independent_method(state.stage1.records, ctx.tasks,
+                              TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
+
+
+@register_method("flat")
+def flat(ctx: Context, state: SearchState) -> dict:
+    records = ctx.run(ctx.jobs(TreeSpec.flat(ctx.tasks, ctx.depth), "flat"), desc="flat")
+    return tree_method(records, ctx.tasks)
+
+
+@register_method("hierarchical")
+def hierarchical(ctx: Context, state: SearchState) -> dict:
+    return tree_method(state.final_records, ctx.tasks)

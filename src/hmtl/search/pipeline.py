@@ -1,0 +1,113 @@
+"""`hmtl run`: stage 1 → stage 2 → stage 3 → final tree → compared methods → results.
+
+Every training is a job with a hashed folder, so running the same config again resumes: what
+finished is read back, only what is missing is trained, and the decisions (which depths to
+sweep, which tree) are recomputed from the stored results and come out the same."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..config import RunConfig, dump_config
+from ..data.dataset import prepare_dataset
+from ..executors import make_executor
+from ..models import TreeSpec, build_model
+from ..results import build_results, write_results
+from ..training.job import RunStore
+from ..training.metrics import drop
+from ..utils.io import atomic_write_text
+from ..utils.progress import say
+from .context import Context, mean_std
+from .methods import METHODS, SearchState
+from .stage1 import run_stage1
+from .stage2 import run_stage2
+from .stage3 import detach, fit_budget, tree_from_pairs
+
+STAGES = ("stage1", "stage2", "final", "all")
+
+
+def tree_params(ctx: Context, spec: TreeSpec) -> int:
+    model = build_model(spec, ctx.cfg.model, {t: ctx.data.num_classes(t) for t in spec.tasks},
+                        ctx.data.x.shape[1], ctx.data.frames)
+    return model.cost()[0]
+
+
+def train_final(ctx: Context, state: SearchState) -> None:
+    """Train the tree (r seeds); with repair, detach tasks that drop too much and retrain."""
+    spec = state.tree
+    final_tol = ctx.cfg.search.final_tolerance
+    for round_ in range(ctx.cfg.search.repair_rounds + 1):
+        records = ctx.run(ctx.jobs(spec, "hierarchical" if round_ == 0 else f"repair {round_}"),
+                          desc="final tree")
+        state.tree, state.final_records = spec, records
+        if round_ == ctx.cfg.search.repair_rounds:
+            break
+        too_much = []
+        for t in ctx.tasks:
+            d = mean_std([drop(state.stage1.reference(t), r["val"][t]["accuracy"]) for r in records])[0]
+            tol = ctx.tolerance(t, state.stage1.spread(t)) if final_tol is None else final_tol
+            if d > tol and spec.shared_depth_of(t) > 0:
+                too_much.append((t, d))
+        if not too_much:
+            break
+        for t, d in too_much:
+            spec = detach(spec, t)
+            state.notes.append(f"repair {round_ + 1}: {t} dropped {100 * d:.1f} pts on validation; "
+                               f"it now shares one block fewer")
+            say(state.notes[-1])
+
+
+def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
+                 executor: str = "serial", verbose: bool = True) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
+    data = prepare_dataset(cfg, out_dir / "data")
+    ctx = Context(cfg, data, RunStore(out_dir / "runs"), make_executor(executor), out_dir, verbose)
+    L = ctx.depth
+
+    say(f"stage 1: {len(ctx.tasks)} isolated models × {len(ctx.seeds)} seed(s)")
+    state = SearchState(stage1=run_stage1(ctx))
+    if until != "stage1" and len(ctx.tasks) > 1:
+        say(f"stage 2: {len(ctx.tasks) * (len(ctx.tasks) - 1) // 2} pairs × up to {L} depths")
+        state.pairs = run_stage2(ctx, state.stage1)
+        tree = tree_from_pairs(ctx.tasks, L, state.pairs)
+        if cfg.search.budget_params is not None:
+            tree, notes = fit_budget(tree, cfg.search.budget_params, lambda s: tree_params(ctx, s),
+                                     state.pairs)
+            state.notes += notes
+        state.tree = tree
+        say("stage 3: tree\n" + tree.render("  "))
+    else:
+        state.tree = TreeSpec.independent(ctx.tasks, L)
+    if until not in ("stage1", "stage2"):
+        say("final: training the tree")
+        train_final(ctx, state)
+
+    methods = {}
+    for name in cfg.methods:
+        if name == "hierarchical" and not state.final_records:
+            continue
+        if until in ("stage1", "stage2") and name != "independent":
+            continue
+        methods[name] = METHODS[name](ctx, state)
+    results = build_results(
+        ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
+        extra={"hierarchy": {"notes": state.notes, "stage": until},
+               "run": {"wall_seconds": round(time.perf_counter() - started, 1),
+                       "trained_now": ctx.executor.trained, "reused": ctx.executor.reused}})
+    write_results(out_dir, results)
+    return results
+
+
+def search_cost(ctx: Context, state: SearchState) -> dict:
+    """What finding the tree cost: stage-1 and stage-2 trainings and their training time."""
+    stage1 = [r for recs in state.stage1.records.values() for r in recs]
+    depths = [o for p in state.pairs for o in p.depths.values()]
+    seeds = len(ctx.seeds)
+    return {"trainings": len(stage1) + seeds * sum(o.trained for o in depths),
+            "skipped": seeds * sum(not o.trained for o in depths),
+            "seconds": round(sum(r["seconds"] for r in stage1) + sum(o.seconds for o in depths), 1),
+            "device": stage1[0]["device"], "early_exit": ctx.cfg.search.early_exit}

@@ -1,0 +1,143 @@
+"""A training job: one model (tree spec) trained with one seed on the run's dataset.
+
+A job's folder under `runs/` is named by the hash of everything that determines its result
+(spec, seed, model and training config, task weights, dataset fingerprint), and a job whose
+`metrics.json` exists is never trained again. This is what makes every stage resumable, and
+what lets any executor run jobs in any order."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..config import ModelConfig, TrainConfig
+from ..data.dataset import Dataset
+from ..models import TreeSpec, build_model
+from ..utils.io import atomic_write_bytes, atomic_write_json, read_json, stable_hash
+from .batches import train_batches
+from .loop import fit
+from .multitask import MultiTaskLoss, evaluate
+
+JOB_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    spec: TreeSpec
+    seed: int
+    model: ModelConfig
+    train: TrainConfig
+    weights: tuple[tuple[str, float], ...]   # task loss weights, for the spec's tasks
+    data_key: str
+    tag: str = ""                            # for people (e.g. "pair emotion+gender k=2"); not hashed
+
+    @property
+    def key(self) -> str:
+        train = dataclasses.asdict(self.train)
+        train.pop("device")  # where it ran does not change what it is
+        return stable_hash({"format": JOB_FORMAT, "tasks": list(self.spec.tasks),
+                            "spec": self.spec.to_json(), "seed": self.seed,
+                            "model": dataclasses.asdict(self.model), "train": train,
+                            "weights": [list(w) for w in self.weights], "data": self.data_key})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        return torch.device("cpu")  # a config written for a GPU still runs here
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+def train_job(job: TrainJob, data: Dataset, on_epoch=None) -> tuple[dict, dict]:
+    """Train one job; returns (record, state_dict). Deterministic for a seed on one device."""
+    device = resolve_device(job.train.device)
+    tasks = list(job.spec.tasks)
+    cols = [data.tasks.index(t) for t in tasks]
+    x = data.x.to(device)
+    y = data.y[:, cols].to(device)
+    train_idx = data.indices("train").to(device)
+    val_idx = data.indices("val").to(device)
+    test_idx = data.indices("test").to(device)
+    # a clip none of the job's tasks label teaches it nothing
+    train_idx = train_idx[(y[train_idx] >= 0).any(dim=1)]
+
+    seed_everything(job.seed)
+    model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
+                        data.x.shape[1], data.frames)
+    model.set_input_stats(data.mean, data.std)
+    model.to(device)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(job.seed + 1)
+    loss_fn = MultiTaskLoss(tasks, dict(job.weights))
+
+    def score(m):
+        metrics = evaluate(m, x, y, val_idx, tasks, data.frames)
+        return sum(metrics[t]["accuracy"] for t in tasks) / len(tasks)
+
+    steps = max(1, -(-len(train_idx) // job.train.batch_size))
+    start = time.perf_counter()
+    result = fit(model, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
+                                                    data.frames, generator),
+                 loss_fn, score, job.train, steps, on_epoch=on_epoch)
+    seconds = time.perf_counter() - start
+    params, macs = model.cost()
+    record = {
+        "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
+        "seed": job.seed, "params": params, "macs": macs,
+        "val": evaluate(model, x, y, val_idx, tasks, data.frames),
+        "test": evaluate(model, x, y, test_idx, tasks, data.frames),
+        "best_epoch": result.best_epoch, "epochs": result.epochs,
+        "seconds": round(seconds, 3), "device": str(device),
+    }
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return record, state
+
+
+class RunStore:
+    """The `runs/` folder of a run: one sub-folder per job key."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def folder(self, job: TrainJob) -> Path:
+        return self.root / job.key
+
+    def load(self, job: TrainJob) -> dict | None:
+        path = self.folder(job) / "metrics.json"
+        if not path.exists():
+            return None
+        try:
+            return read_json(path)
+        except ValueError:
+            return None  # damaged: train again
+
+    def save(self, job: TrainJob, record: dict, state: dict) -> None:
+        folder = self.folder(job)
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(folder / "model.pt", buf.getvalue())
+        atomic_write_json(folder / "job.json", {"tag": job.tag, "model": dataclasses.asdict(job.model),
+                                                "train": dataclasses.asdict(job.train)})
+        atomic_write_json(folder / "metrics.json", record)   # last: its presence means done
+
+    def load_state(self, job: TrainJob) -> dict:
+        return torch.load(self.folder(job) / "model.pt", map_location="cpu", weights_only=True)
+
+    def run(self, job: TrainJob, data: Dataset) -> tuple[dict, bool]:
+        """(record, trained_now). A finished job is read back, never trained again."""
+        record = self.load(job)
+        if record is not None:
+            return record, False
+        record, state = train_job(job, data)
+        self.save(job, record, state)
+        return record, True

@@ -1,0 +1,80 @@
+"""One plain training loop. Nothing in it knows about tasks or trees: it gets a model, batches,
+a loss function and a validation score (higher = better), and returns the best weights."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+
+
+@dataclass
+class FitResult:
+    best_score: float
+    best_epoch: int
+    epochs: int
+    history: list[dict] = field(default_factory=list)
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if cfg.schedule == "constant":
+            return 1.0
+        if cfg.schedule == "step":
+            return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def fit(model: nn.Module, batches: Callable[[int], Iterable[tuple]],
+        loss_fn: Callable[[dict, torch.Tensor], torch.Tensor],
+        score_fn: Callable[[nn.Module], float], cfg: TrainConfig, steps_per_epoch: int,
+        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train with AdamW, the configured schedule, gradient clipping and early stopping on
+    `score_fn`; the model ends with its best-scoring weights."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = make_schedule(opt, cfg, steps_per_epoch)
+    best_score, best_epoch, best_state = -math.inf, 0, None
+    history = []
+    epoch = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in batches(epoch):
+            loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            count += 1
+        model.eval()
+        score = score_fn(model)
+        record = {"epoch": epoch, "loss": total / max(1, count), "score": score}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= cfg.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(best_score, best_epoch, epoch, history)
