@@ -95,7 +95,7 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
         methods[name] = METHODS[name](ctx, state)
     results = build_results(
         ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
-        extra={"hierarchy": {"notes": state.notes, "stage": until},
+        extra={"hierarchy": {"tree": state.tree.to_json(), "notes": state.notes, "stage": until},
                "run": {"wall_seconds": round(time.perf_counter() - started, 1),
                        "trained_now": ctx.executor.trained, "reused": ctx.executor.reused}})
     write_results(out_dir, results)

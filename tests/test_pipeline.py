@@ -1,0 +1,108 @@
+"""The whole method end to end: it finds the planted structure of the synthetic corpus, and a
+run killed in the middle of stage 2 resumes to the same results without retraining anything."""
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hmtl.models import TreeSpec
+from hmtl.testing import TINY
+
+pytestmark = pytest.mark.slow
+
+PLANTED_PAIRS = {frozenset(("vowel", "height")), frozenset(("pitch", "register"))}
+
+
+def discover_tree(out: str, corpus_seed: int) -> dict:
+    """Stages 1-3 of the demo configuration on one synthetic corpus (runs in a worker)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from hmtl.data.synthetic import make_corpus
+    from hmtl.demo import demo_config
+    from hmtl.search.pipeline import run_pipeline
+
+    manifest = make_corpus(Path(out) / "corpus", clips=1000, seed=corpus_seed)
+    cfg = demo_config(manifest, overrides=["train.epochs=30", "train.patience=10"])
+    return run_pipeline(cfg, Path(out), until="stage2", verbose=False)
+
+
+def test_discovered_tree_shares_planted_tasks_deeper_than_unrelated(tmp_path):
+    seeds = [0, 1]
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(discover_tree, [str(tmp_path / f"s{s}") for s in seeds], seeds))
+    for seed, r in zip(seeds, results):
+        tree = TreeSpec.from_json(r["tasks"], r["hierarchy"]["tree"])
+        planted, unrelated = [], []
+        for a, b in itertools.combinations(r["tasks"], 2):
+            (planted if frozenset((a, b)) in PLANTED_PAIRS else unrelated).append(
+                tree.shared_depth(a, b))
+        mean = lambda xs: sum(xs) / len(xs)   # noqa: E731
+        assert min(planted) >= 2, (seed, tree.render())
+        assert mean(planted) > mean(unrelated), (seed, planted, unrelated, tree.render())
+        # the search reports what it did
+        assert r["search"]["trainings"] + r["search"]["skipped"] == 5 + 10 * 3
+
+
+def tiny_run_config(tmp_path: Path, manifest: Path) -> Path:
+    raw = {k: dict(v) for k, v in TINY.items()}
+    raw["data"] = {"manifest": str(manifest), "tasks": ["vowel", "pitch", "rhythm"]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def hmtl(*args, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hmtl.cli.main", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def comparable(results: dict) -> dict:
+    """results.json without what depends on the clock or the history of the run folder."""
+    r = json.loads(json.dumps(results))
+    r.pop("run")
+    r["search"].pop("seconds")
+    return r
+
+
+def finished(out: Path) -> set[str]:
+    return {p.parent.name for p in (out / "runs").glob("*/metrics.json")}
+
+
+def test_killed_run_resumes_to_the_same_results(corpus, tmp_path):
+    config = tiny_run_config(tmp_path, corpus)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HMTL_PROGRESS": "0"}
+
+    reference = hmtl("run", str(config), "--out", str(tmp_path / "ref"), env=env)
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()
+    total = len(finished(tmp_path / "ref"))
+    # stage 1 (3) + the swept pairs (at least one depth each) + final and flat (one job if equal)
+    assert total >= 3 + 3 + 1
+
+    out = tmp_path / "killed"
+    proc = hmtl("run", str(config), "--out", str(out), env=env)
+    deadline = time.time() + 300
+    while len(finished(out)) < 5 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = finished(out)
+    stamps = {k: (out / "runs" / k / "metrics.json").stat().st_mtime_ns for k in done_before}
+    assert 5 <= len(done_before) < total
+
+    again = hmtl("run", str(config), "--out", str(out), env=env)
+    assert again.wait(timeout=600) == 0, again.stderr.read()
+    resumed = json.loads((out / "results.json").read_text())
+    assert resumed["run"]["trained_now"] == total - len(done_before)
+    assert all((out / "runs" / k / "metrics.json").stat().st_mtime_ns == t for k, t in stamps.items())
+    assert comparable(resumed) == comparable(json.loads((tmp_path / "ref" / "results.json").read_text()))

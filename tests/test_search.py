@@ -1,0 +1,142 @@
+"""Stages 2 and 3 on made-up measurements: the sweep's early exit, the tree from
+compatibility depths, the budget and repair helpers."""
+
+import itertools
+import random
+from types import SimpleNamespace
+
+import pytest
+
+from hmtl.config import load_config
+from hmtl.models import TreeSpec
+from hmtl.search.context import Context
+from hmtl.search.stage1 import Stage1
+from hmtl.search.stage2 import DepthOutcome, PairOutcome, run_stage2
+from hmtl.search.stage3 import complete_linkage, cut, detach, fit_budget, tree_from_pairs
+
+TASKS = ["a", "b", "c", "d"]
+
+
+class TableExecutor:
+    """Answers every pair job from a table of accuracies by (pair, depth)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.jobs = []
+
+    def run(self, jobs, store, data, desc="", on_record=None):
+        out = []
+        for job in jobs:
+            self.jobs.append(job)
+            a, b = job.spec.tasks
+            k = job.spec.shared_depth(a, b)
+            acc = self.table[(a, b)][k]
+            out.append({"tasks": [a, b], "seconds": 1.0,
+                        "val": {a: {"accuracy": acc[0]}, b: {"accuracy": acc[1]}}})
+        return out
+
+
+def context(executor, **search):
+    cfg = load_config(raw={"data": {"tasks": TASKS}, "model": {"blocks": 3},
+                           "search": {"seeds": 1, "tolerance": 0.01, **search}})
+    return Context(cfg, SimpleNamespace(key="k"), None, executor, None, verbose=False)
+
+
+def stage1(acc=0.9, spread=0.0):
+    """Two seeds whose sample standard deviation is `spread`."""
+    h = spread / 2 ** 0.5
+    return Stage1({t: [{"val": {t: {"accuracy": acc - h}}}, {"val": {t: {"accuracy": acc + h}}}]
+                   for t in TASKS})
+
+
+def table_from_k(K):
+    """Pair accuracies that are fine up to depth K and 5 points worse after."""
+    return {(a, b): {k: (0.9, 0.9) if k <= K[(a, b)] else (0.85, 0.9) for k in (1, 2, 3)}
+            for a, b in itertools.combinations(TASKS, 2)}
+
+
+def test_early_exit_skips_deeper_depths_and_says_why():
+    K = {("a", "b"): 3, ("a", "c"): 0, ("a", "d"): 1, ("b", "c"): 2, ("b", "d"): 0, ("c", "d"): 3}
+    ex = TableExecutor(table_from_k(K))
+    pairs = run_stage2(context(ex), stage1())
+    got = {p.tasks: p.compatibility_depth for p in pairs}
+    assert got == K
+    # trained: K+1 depths (up to the first failure), capped at L
+    assert len(ex.jobs) == sum(min(k + 1, 3) for k in K.values())
+    ac = next(p for p in pairs if p.tasks == ("a", "c"))
+    assert not ac.depths[2].trained and "incompatible at depth 1" in ac.depths[2].skipped
+    assert ac.to_json()["skipped"]["3"].startswith("incompatible at depth 1")
+
+
+def test_without_early_exit_every_depth_is_trained_and_K_is_a_prefix():
+    table = table_from_k({p: 3 for p in itertools.combinations(TASKS, 2)})
+    table[("a", "b")][1] = (0.8, 0.9)            # incompatible at 1, fine at 2 and 3
+    ex = TableExecutor(table)
+    pairs = run_stage2(context(ex, early_exit=False), stage1())
+    assert len(ex.jobs) == 6 * 3
+    assert next(p for p in pairs if p.tasks == ("a", "b")).compatibility_depth == 0
+
+
+def test_noise_aware_tolerance_widens_by_z_sigma():
+    table = {p: {k: (0.875, 0.9) for k in (1, 2, 3)} for p in itertools.combinations(TASKS, 2)}
+    strict = run_stage2(context(TableExecutor(table)), stage1(spread=0.02))
+    loose = run_stage2(context(TableExecutor(table), noise_z=1.0), stage1(spread=0.02))
+    assert all(p.compatibility_depth == 0 for p in strict)
+    assert all(p.compatibility_depth == 3 for p in loose)   # 2.5 pts ≤ 1 + 1·2 pts
+
+
+def outcomes(K, L=3, synergy=None):
+    out = []
+    for (a, b), k in K.items():
+        depths = {d: DepthOutcome(True, {a: 0.0 if d <= k else 0.05, b: 0.0}, {},
+                                  (synergy or {}).get((a, b), 0.0), d <= k) for d in range(1, L + 1)}
+        out.append(PairOutcome((a, b), depths, {a: 0.01, b: 0.01}))
+    return out
+
+
+def test_tree_from_known_compatibility():
+    K = {("a", "b"): 3, ("a", "c"): 1, ("a", "d"): 0, ("b", "c"): 2, ("b", "d"): 0, ("c", "d"): 0}
+    tree = tree_from_pairs(TASKS, 3, outcomes(K))
+    assert tree.to_json() == [[["a", "b", "c"], ["d"]], [["a", "b"], ["c"], ["d"]],
+                              [["a", "b"], ["c"], ["d"]]]
+
+
+def test_complete_linkage_never_exceeds_a_pairwise_limit():
+    rng = random.Random(0)
+    for _ in range(200):
+        tasks = [f"t{i}" for i in range(rng.randint(2, 6))]
+        L = rng.randint(1, 5)
+        K = {frozenset(p): rng.randint(0, L) for p in itertools.combinations(tasks, 2)}
+        syn = {p: rng.uniform(-1, 1) for p in K}
+        spec = cut(tasks, L, complete_linkage(tasks, L, K, syn))
+        for a, b in itertools.combinations(tasks, 2):
+            assert spec.shared_depth(a, b) <= K[frozenset((a, b))]
+
+
+def test_ties_go_to_higher_synergy_then_task_order():
+    K = {("a", "b"): 2, ("a", "c"): 2, ("b", "c"): 0, ("a", "d"): 0, ("b", "d"): 0, ("c", "d"): 0}
+    prefer_c = tree_from_pairs(TASKS, 3, outcomes(K, synergy={("a", "c"): 0.05}))
+    assert prefer_c.shared_depth("a", "c") == 2 and prefer_c.shared_depth("a", "b") == 0
+    by_order = tree_from_pairs(TASKS, 3, outcomes(K))
+    assert by_order.shared_depth("a", "b") == 2 and by_order.shared_depth("a", "c") == 0
+
+
+def test_budget_merges_cheapest_first_until_it_fits():
+    K = {p: 0 for p in itertools.combinations(TASKS, 2)}
+    pairs = outcomes(K)
+    for p in pairs:
+        for o in p.depths.values():
+            o.drops = {t: (0.01 if p.tasks == ("c", "d") else 0.2) for t in p.tasks}
+    start = TreeSpec.independent(TASKS, 3)
+    params = lambda s: s.block_count() * 100           # noqa: E731
+    spec, notes = fit_budget(start, 1100, params, pairs)
+    assert params(spec) <= 1100
+    assert spec.shared_depth("c", "d") >= 1 and notes[0].startswith("budget: share block 1 between c and d")
+
+
+def test_detach_moves_a_task_out_one_depth_earlier():
+    spec = TreeSpec.from_json(TASKS, [[["a", "b", "c", "d"]], [["a", "b", "c"], ["d"]],
+                                      [["a", "b"], ["c"], ["d"]]])
+    out = detach(spec, "b")
+    assert out.shared_depth("a", "b") == 2 and out.shared_depth("a", "c") == 2
+    assert detach(TreeSpec.independent(TASKS, 3), "a") == TreeSpec.independent(TASKS, 3)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from hmtl.data.dataset import prepare_dataset
+from hmtl.models import TreeSpec
+from hmtl.testing import tiny_config
+from hmtl.training.job import RunStore, TrainJob, train_job
+from hmtl.training.metrics import accuracy, drop, macro_f1
+from hmtl.training.multitask import MultiTaskLoss
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus, tmp_path_factory):
+    cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"))
+    return cfg, prepare_dataset(cfg, tmp_path_factory.mktemp("run") / "data")
+
+
+def job(cfg, data, spec, seed=0, **train):
+    tcfg = type(cfg.train)(**{**cfg.train.__dict__, **train})
+    return TrainJob(spec, seed, cfg.model, tcfg, tuple((t, 1.0) for t in spec.tasks), data.key)
+
+
+def test_macro_f1_and_accuracy_by_hand():
+    y = np.array([0, 0, 1, 1, 2])
+    p = np.array([0, 1, 1, 1, 0])
+    assert accuracy(y, p) == pytest.approx(0.6)
+    # class 0: tp1 fp1 fn1 -> 0.5; class 1: tp2 fp1 fn0 -> 0.8; class 2: tp0 fn1 -> 0
+    assert macro_f1(y, p) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert drop(0.9, 0.8) == pytest.approx(0.1)
+
+
+def test_loss_ignores_unlabelled_clips():
+    loss = MultiTaskLoss(["a", "b"], {"a": 1.0, "b": 2.0})
+    logits = {"a": torch.tensor([[5.0, 0.0], [0.0, 5.0]]), "b": torch.tensor([[0.0, 0.0], [9.0, -9.0]])}
+    y = torch.tensor([[0, -1], [1, -1]])   # task b unlabelled everywhere: contributes nothing
+    only_a = torch.nn.functional.cross_entropy(logits["a"], torch.tensor([0, 1]))
+    assert loss(logits, y).item() == pytest.approx(only_a.item())
+    y2 = torch.tensor([[-1, 0], [-1, -1]])
+    assert loss(logits, y2).item() == pytest.approx(2.0 * np.log(2.0), rel=1e-5)
+
+
+def test_training_learns_well_above_chance(prepared):
+    cfg, data = prepared
+    record, state = train_job(job(cfg, data, TreeSpec.single("vowel", 2), epochs=8), data)
+    assert record["val"]["vowel"]["accuracy"] > 0.6        # 6 classes: chance is 0.17
+    assert record["params"] == sum(v.numel() for k, v in state.items()
+                                   if not k.startswith("norm.") and "running" not in k
+                                   and "num_batches" not in k)
+
+
+def test_training_is_deterministic_for_a_seed(prepared):
+    cfg, data = prepared
+    spec = TreeSpec.pair("vowel", "pitch", 1, 2)
+    a, sa = train_job(job(cfg, data, spec, seed=3, epochs=3), data)
+    b, sb = train_job(job(cfg, data, spec, seed=3, epochs=3), data)
+    _, sc = train_job(job(cfg, data, spec, seed=4, epochs=3), data)
+    assert a["val"] == b["val"] and a["test"] == b["test"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)     # another seed, other weights
+
+
+def test_partial_labels_train(prepared, tmp_path):
+    cfg, data = prepared
+    y = data.y.clone()
+    y[::2, 1] = -1                      # half the clips lose their pitch label
+    partial = type(data)(**{**data.__dict__, "y": y})
+    record, _ = train_job(job(cfg, partial, TreeSpec.flat(("vowel", "pitch"), 2), epochs=2), partial)
+    assert record["val"]["pitch"]["n"] < record["val"]["vowel"]["n"]
+
+
+def test_finished_job_is_never_trained_again(prepared, tmp_path, monkeypatch):
+    cfg, data = prepared
+    store = RunStore(tmp_path / "runs")
+    j = job(cfg, data, TreeSpec.single("pitch", 2), epochs=1)
+    first, trained = store.run(j, data)
+    assert trained and (store.folder(j) / "model.pt").exists()
+    import hmtl.training.job as job_module
+
+    monkeypatch.setattr(job_module, "train_job", lambda *a, **k: pytest.fail("retrained"))
+    again, trained = store.run(j, data)
+    assert not trained and again == first
+    state = store.load_state(j)
+    assert "heads.pitch.weight" in state
+
+
+def test_job_key_covers_what_changes_the_result(prepared):
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    base = job(cfg, data, spec)
+    assert base.key == job(cfg, data, spec).key
+    assert base.key != job(cfg, data, spec, seed=1).key
+    assert base.key != job(cfg, data, spec, epochs=7).key
+    assert base.key != job(cfg, data, TreeSpec.single("vowel", 2)).key
+    assert base.key == job(cfg, data, spec, device="cuda").key   # where it runs is not what it is
