@@ -9,6 +9,7 @@ import sys
 
 VERBS = {
     "demo": ("hmtl.cli.demo", "the whole pipeline on the built-in synthetic corpus"),
+    "prepare": ("hmtl.cli.prepare", "write the manifest of a known corpus layout"),
     "run": ("hmtl.cli.run", "stages 1-3, final model and compared methods; resumes what exists"),
 }
 
