@@ -11,6 +11,7 @@ VERBS = {
     "demo": ("hmtl.cli.demo", "the whole pipeline on the built-in synthetic corpus"),
     "prepare": ("hmtl.cli.prepare", "write the manifest of a known corpus layout"),
     "run": ("hmtl.cli.run", "stages 1-3, final model and compared methods; resumes what exists"),
+    "report": ("hmtl.cli.report", "rewrite a run's report.html and results.md from results.json"),
 }
 
 

@@ -1,0 +1,13 @@
+"""report.html: a self-contained page per run (tables, synergy heat-maps, the tree, accuracy
+against size and compute), rebuilt from results.json without training anything.
+
+    load.py          results.json and the optional files of a run folder
+    synergy.py       stage-2 measurements as task × task matrices
+    blocks.py        per-depth size and cost of a tree, from the run's config
+    plots.py         matplotlib figures as inline SVG (matplotlib is imported there only)
+    tree_diagram.py  the tree as a hand-drawn SVG
+    sections.py, comparison.py   the page's sections
+    html.py          the page itself and write_report()
+"""
+
+from .html import write_report  # noqa: F401

@@ -1,0 +1,155 @@
+"""report.html from a results.json alone (fixtures from a finished demo run), and `hmtl report`."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hmtl.cli.main import main as hmtl_main
+from hmtl.errors import HmtlError
+from hmtl.report import write_report
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def run_folder(tmp_path: Path, results: str = "report_results.json", data: bool = False) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(FIXTURES / results, run / "results.json")
+    if data:
+        (run / "data").mkdir()
+        shutil.copy(FIXTURES / "report_meta.json", run / "data" / "meta.json")
+        shutil.copy(FIXTURES / "report_config.yaml", run / "config.yaml")
+    return run
+
+
+def assert_self_contained(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    for pattern in (r"<script", r"<link", r"<img", r"<image", r"<iframe", r"@import",
+                    r"url\(\s*['\"]?https?:",
+                    r"(src|href)=\"(https?:)?//"):
+        assert not re.search(pattern, page, re.I), pattern
+
+
+def test_report_from_results_json_alone(tmp_path):
+    run = run_folder(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    path = write_report(run)
+    assert path == run / "report.html"
+    assert sorted(p.name for p in run.iterdir()) == ["report.html", "results.json"]   # one file
+    page = path.read_text()
+    assert_self_contained(page)
+    for name in results["tasks"] + list(results["methods"]):
+        assert name in page
+    for anchor in ("data", "stage1", "synergy", "tree", "methods", "tradeoff", "cost", "notes"):
+        assert f'<section id="{anchor}">' in page and f'href="#{anchor}"' in page
+    # one heat-map per depth, K and synergy matrices, the tree, two scatters
+    assert page.count("<svg") >= 3 + 2 + 1 + 2
+    for k in (1, 2, 3):
+        assert f"k = {k} shared block" in page
+    assert "compatibility depth K" in page and "mean synergy" in page
+    tree = re.search(r'<svg class="tree".*?</svg>', page, re.S).group(0)
+    assert tree.count('class="node shared"') == 1 + 1 + 2      # fixture tree: 1, 1, then 2 pairs
+    assert "rhythm" in tree and "<path class=\"edge\"" in tree
+    # matplotlib's ids are made unique per figure: no id occurs twice in the page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert "13,424" in page and "76.4 %" in page                # hierarchical params, reduction
+
+
+def test_skipped_and_missing_pairs_are_marked(tmp_path):
+    run = run_folder(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    pair = next(c for c in results["compatibility"] if c["tasks"] == ["vowel", "pitch"])
+    for key in ("drops", "drop_std", "synergy"):
+        pair[key].pop("3")
+    pair["skipped"] = {"3": "incompatible at depth 2: not trained (early exit)"}
+    results["compatibility"] = [c for c in results["compatibility"]
+                                if c["tasks"] != ["height", "rhythm"]]
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report(run).read_text()
+    panel = next(svg for svg in re.findall(r"<svg.*?</svg>", page, re.S)
+                 if "k = 3 shared blocks" in svg)
+    assert panel.count(">skip<") == 2                  # (vowel, pitch) and (pitch, vowel)
+    assert panel.count(">n/a<") == 2                   # the pair left out
+    assert "incompatible at depth 2: not trained (early exit)" in page
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory) -> Path:
+    """The report of a run folder with results.json, data/meta.json and config.yaml."""
+    return write_report(run_folder(tmp_path_factory.mktemp("full"), data=True))
+
+
+def test_per_depth_sizes_with_config_and_meta(full_report):
+    page = full_report.read_text()
+    # tc_cnn, widths 32/32/6 on 32 mel bands: 5,184 params per block 1 and 2, 972 for block 3;
+    # with 140 head params they add up to the hierarchical model's 13,424
+    assert "params at depth" in page and "5,184" in page and "2,916" in page and "140" in page
+    assert "clips per class" in page and "700" in page
+
+
+def test_stage1_only_run(tmp_path):
+    run = run_folder(tmp_path, "report_results_stage1.json")
+    page = write_report(run).read_text()
+    assert_self_contained(page)
+    assert "independent" in page and "vowel" in page
+    assert "No pair measurements" in page and "the run stopped after stage 1" in page
+    assert "No tree" in page and 'class="tree"' not in page
+    assert "stopped after stage1" in page
+
+
+def test_write_report_errors(tmp_path):
+    with pytest.raises(HmtlError, match="run folder not found"):
+        write_report(tmp_path / "nowhere")
+    with pytest.raises(HmtlError, match="results.json not found"):
+        write_report(tmp_path)
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(HmtlError, match="not valid JSON"):
+        write_report(tmp_path)
+    (tmp_path / "results.json").write_text('{"tasks": ["a"]}')
+    with pytest.raises(HmtlError, match="'methods'"):
+        write_report(tmp_path)
+
+
+def test_cli_rewrites_report_and_results_md(tmp_path, capsys):
+    run = run_folder(tmp_path)
+    assert hmtl_main(["report", str(run)]) == 0
+    assert (run / "report.html").is_file()
+    md = (run / "results.md").read_text()
+    assert "| hierarchical | 13,424 |" in md and "Hierarchical tree:" in md
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_cli_without_results_json_exits_2_with_one_line(tmp_path):
+    for target in (tmp_path, tmp_path / "missing"):
+        r = subprocess.run([sys.executable, "-m", "hmtl.cli.main", "report", str(target)],
+                           capture_output=True, text=True)
+        assert r.returncode == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("hmtl: error: ") and str(target) in lines[0]
+
+
+def test_import_hmtl_does_not_import_matplotlib():
+    code = ("import sys, hmtl, hmtl.report, hmtl.cli.main as m; m.build_parser(); "
+            "print('matplotlib' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "False", r.stderr
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed")
+def test_page_renders_in_headless_chromium(tmp_path, full_report):
+    path = full_report
+    png = tmp_path / "page.png"
+    r = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+                        "--window-size=1280,4000", path.resolve().as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert png.is_file() and png.stat().st_size > 50_000, r.stderr[-2000:]
