@@ -106,3 +106,22 @@ def test_killed_run_resumes_to_the_same_results(corpus, tmp_path):
     assert resumed["run"]["trained_now"] == total - len(done_before)
     assert all((out / "runs" / k / "metrics.json").stat().st_mtime_ns == t for k, t in stamps.items())
     assert comparable(resumed) == comparable(json.loads((tmp_path / "ref" / "results.json").read_text()))
+
+
+def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
+    import hmtl.search.pipeline as pipeline
+    from hmtl.testing import tiny_config
+
+    cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
+                      overrides=["search.repair_rounds=1", "search.budget_params=5000"])
+    # every task of the final tree "drops" 50 points: repair must detach the shared ones
+    monkeypatch.setattr(pipeline, "drop", lambda ref, value: 0.5)
+    r = pipeline.run_pipeline(cfg, tmp_path / "run", verbose=False)
+    budget_tree = TreeSpec.from_json(r["tasks"], r["methods"]["hierarchical"]["tree"])
+    assert any(n.startswith("repair 1:") for n in r["hierarchy"]["notes"])
+    assert r["hierarchy"]["tree"] == r["methods"]["hierarchical"]["tree"]
+    assert budget_tree.block_count() >= 1
+    assert any(n.startswith("budget:") for n in r["hierarchy"]["notes"])
+    assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "| hierarchical |" in md and "Hierarchical tree:" in md

@@ -173,6 +173,8 @@ class TrainConfig:
     patience: int = _help("early stopping: epochs without a better validation score", default=10)
     grad_clip: float = _help("gradient norm clip (0: off)", default=5.0)
     device: str = _help("cpu, cuda, cuda:N or auto", default="cpu")
+    precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",
+                                               default="fp32")
 
     def validate(self, where: str) -> None:
         for key in ("epochs", "batch_size"):
@@ -214,6 +216,8 @@ class SearchConfig:
             raise HmtlError(f"{where}.tolerance/noise_z: must be >= 0")
         if self.repair_rounds < 0:
             raise HmtlError(f"{where}.repair_rounds: must be >= 0, got {self.repair_rounds}")
+        if self.final_tolerance is not None and self.final_tolerance < 0:
+            raise HmtlError(f"{where}.final_tolerance: must be >= 0, got {self.final_tolerance}")
         if self.budget_params is not None and self.budget_params < 1:
             raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
 

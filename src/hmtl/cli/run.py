@@ -13,7 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder (default: runs/<config name>)")
     p.add_argument("--until", choices=["stage1", "stage2", "all"], default="all",
                    help="stop after this stage (results.json holds what exists)")
-    p.add_argument("--executor", default="serial", help="how trainings run (serial)")
+    p.add_argument("--executor", default="serial",
+                   help="how trainings run: serial, local:N, dask-local:N, dask://HOST:PORT, "
+                        "packed[:K] (default serial)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per training (default: all cores, or a fair share of "
+                        "them per worker); equal counts give bitwise-equal results")
     p.add_argument("--quiet", action="store_true", help="no line per training")
 
 
@@ -24,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     results = run_pipeline(cfg, out, until=args.until, executor=args.executor,
-                           verbose=not args.quiet)
+                           verbose=not args.quiet, threads=args.threads)
     print((out / "results.md").read_text())
     print(f"results: {out / 'results.json'}")
     return 0 if results else 1

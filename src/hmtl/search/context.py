@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..data.dataset import Dataset
-from ..executors import SerialExecutor, log_record
+from ..executors import Executor, log_record
 from ..models import TreeSpec
 from ..training.job import RunStore, TrainJob
 
@@ -19,7 +19,7 @@ class Context:
     cfg: RunConfig
     data: Dataset
     store: RunStore
-    executor: SerialExecutor
+    executor: Executor
     out_dir: Path
     verbose: bool = True
 

@@ -59,17 +59,34 @@ def train_final(ctx: Context, state: SearchState) -> None:
 
 
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
-                 executor: str = "serial", verbose: bool = True) -> dict:
+                 executor: str = "serial", verbose: bool = True, threads: int | None = None) -> dict:
+    """Run (or resume) the method in `out_dir`; returns the results.json content."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
     data = prepare_dataset(cfg, out_dir / "data")
-    ctx = Context(cfg, data, RunStore(out_dir / "runs"), make_executor(executor), out_dir, verbose)
-    L = ctx.depth
+    runner = make_executor(executor, threads)
+    try:
+        ctx = Context(cfg, data, RunStore(out_dir / "runs"), runner, out_dir, verbose)
+        return _run_stages(ctx, until, started)
+    finally:
+        runner.close()
 
+
+def _run_stages(ctx: Context, until: str, started: float) -> dict:
+    cfg, out_dir, L = ctx.cfg, ctx.out_dir, ctx.depth
+    clock = {"prepare": round(time.perf_counter() - started, 2)}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        clock[name] = round(now - since, 2)
+        return now
+
+    t = time.perf_counter()
     say(f"stage 1: {len(ctx.tasks)} isolated models × {len(ctx.seeds)} seed(s)")
     state = SearchState(stage1=run_stage1(ctx))
+    t = lap("stage1", t)
     if until != "stage1" and len(ctx.tasks) > 1:
         say(f"stage 2: {len(ctx.tasks) * (len(ctx.tasks) - 1) // 2} pairs × up to {L} depths")
         state.pairs = run_stage2(ctx, state.stage1)
@@ -80,11 +97,13 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
             state.notes += notes
         state.tree = tree
         say("stage 3: tree\n" + tree.render("  "))
+        t = lap("stage2", t)
     else:
         state.tree = TreeSpec.independent(ctx.tasks, L)
     if until not in ("stage1", "stage2"):
         say("final: training the tree")
         train_final(ctx, state)
+        t = lap("final", t)
 
     methods = {}
     for name in cfg.methods:
@@ -93,13 +112,27 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
         if until in ("stage1", "stage2") and name != "independent":
             continue
         methods[name] = METHODS[name](ctx, state)
+    lap("methods", t)
     results = build_results(
         ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
         extra={"hierarchy": {"tree": state.tree.to_json(), "notes": state.notes, "stage": until},
                "run": {"wall_seconds": round(time.perf_counter() - started, 1),
-                       "trained_now": ctx.executor.trained, "reused": ctx.executor.reused}})
+                       "trained_now": ctx.executor.trained, "reused": ctx.executor.reused,
+                       "executor": ctx.executor.name, "stage_seconds": clock}})
     write_results(out_dir, results)
+    write_report_safely(out_dir)
     return results
+
+
+def write_report_safely(out_dir: Path) -> None:
+    """The report is a view of results.json: if drawing it fails, the results still stand."""
+    try:
+        from ..report import write_report
+
+        write_report(out_dir)
+    except Exception as e:  # noqa: BLE001 - a plotting failure must not lose a finished run
+        say(f"report.html could not be written ({type(e).__name__}: {e}); "
+            f"`hmtl report {out_dir}` retries")
 
 
 def search_cost(ctx: Context, state: SearchState) -> dict:

@@ -58,13 +58,47 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def autocast(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast where asked for and useful (CUDA); a no-op context otherwise."""
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=cfg.precision == "bf16" and device.type == "cuda")
+
+
+class Autocast(torch.nn.Module):
+    """Runs the wrapped model under bf16 autocast and returns float32 outputs, so that the
+    training loop and the loss stay ignorant of precision."""
+
+    def __init__(self, inner: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+        super().__init__()
+        self.inner, self.cfg, self.device = inner, cfg, device
+
+    def forward(self, x):
+        with autocast(self.cfg, self.device):
+            out = self.inner(x)
+        return {t: o.float() for t, o in out.items()}
+
+
+_ON_DEVICE: dict[tuple[int, str], tuple] = {}
+
+
+def on_device(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset's features and labels on `device`, copied there once per process."""
+    if device.type == "cpu":
+        return data.x, data.y
+    key = (id(data), str(device))
+    if key not in _ON_DEVICE:
+        _ON_DEVICE.clear()  # one dataset at a time is resident
+        _ON_DEVICE[key] = (data.x.to(device), data.y.to(device))
+    return _ON_DEVICE[key]
+
+
 def train_job(job: TrainJob, data: Dataset, on_epoch=None) -> tuple[dict, dict]:
     """Train one job; returns (record, state_dict). Deterministic for a seed on one device."""
     device = resolve_device(job.train.device)
     tasks = list(job.spec.tasks)
     cols = [data.tasks.index(t) for t in tasks]
-    x = data.x.to(device)
-    y = data.y[:, cols].to(device)
+    x, y_all = on_device(data, device)
+    y = y_all[:, cols]
     train_idx = data.indices("train").to(device)
     val_idx = data.indices("val").to(device)
     test_idx = data.indices("test").to(device)
@@ -86,8 +120,9 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None) -> tuple[dict, dict]:
 
     steps = max(1, -(-len(train_idx) // job.train.batch_size))
     start = time.perf_counter()
-    result = fit(model, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
-                                                    data.frames, generator),
+    runner = Autocast(model, job.train, device) if job.train.precision == "bf16" else model
+    result = fit(runner, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
+                                                     data.frames, generator),
                  loss_fn, score, job.train, steps, on_epoch=on_epoch)
     seconds = time.perf_counter() - start
     params, macs = model.cost()

@@ -1,0 +1,95 @@
+"""Every executor gives the same results as the serial reference (same threads per training),
+packed training agrees with unpacked training, and device selection falls back to CPU."""
+
+import json
+
+import pytest
+import torch
+
+from hmtl.data.dataset import prepare_dataset
+from hmtl.errors import HmtlError
+from hmtl.executors import make_executor
+from hmtl.models import TreeSpec
+from hmtl.search.pipeline import run_pipeline
+from hmtl.testing import tiny_config
+from hmtl.training.job import TrainJob, resolve_device, train_job
+from hmtl.training.packed import shape_key, train_packed
+
+TASKS = ("vowel", "pitch", "rhythm")
+
+
+def comparable(results: dict) -> dict:
+    r = json.loads(json.dumps(results))
+    r.pop("run")
+    r["search"].pop("seconds")
+    return r
+
+
+@pytest.mark.slow
+def test_executors_give_the_serial_results(corpus, tmp_path):
+    pytest.importorskip("distributed")
+    cfg = tiny_config(corpus, tasks=TASKS)
+    results = {}
+    for spec in ("serial", "local:2", "dask-local:2"):
+        results[spec] = comparable(run_pipeline(cfg, tmp_path / spec.replace(":", "_"),
+                                                executor=spec, verbose=False, threads=1))
+    assert results["local:2"] == results["serial"]
+    assert results["dask-local:2"] == results["serial"]
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus, tmp_path_factory):
+    cfg = tiny_config(corpus, tasks=TASKS, overrides=["train.epochs=4"])
+    return cfg, prepare_dataset(cfg, tmp_path_factory.mktemp("run") / "data")
+
+
+@pytest.mark.parametrize("backbone", ["tc_cnn", "ds_cnn"])
+def test_packed_training_matches_unpacked(corpus, tmp_path, backbone):
+    cfg = tiny_config(corpus, tasks=TASKS, overrides=["train.epochs=4", f"model.backbone={backbone}"])
+    data = prepare_dataset(cfg, tmp_path / "data")
+    jobs = [TrainJob(TreeSpec.pair(a, b, 1, 2), seed, cfg.model, cfg.train, ((a, 1.0), (b, 1.0)),
+                     data.key) for a, b in [("vowel", "pitch"), ("pitch", "rhythm")] for seed in (0, 1)]
+    assert len({shape_key(j, data) for j in jobs}) == 1
+    torch.set_num_threads(1)
+    packed = train_packed(jobs, data)
+    for job, (rec_p, state_p) in zip(jobs, packed):
+        rec_u, state_u = train_job(job, data)
+        assert set(state_p) == set(state_u)
+        for task in job.spec.tasks:
+            assert abs(rec_p["val"][task]["accuracy"] - rec_u["val"][task]["accuracy"]) <= 0.05
+        # same initialisation and batches: the weights end up (nearly) the same
+        diff = max((state_p[k].float() - state_u[k].float()).abs().max().item() for k in state_u)
+        assert diff < 1e-2
+        assert rec_p["params"] == rec_u["params"] and rec_p["packed"] == 4
+
+
+def test_single_task_models_of_different_class_counts_pack(prepared):
+    cfg, data = prepared
+    jobs = [TrainJob(TreeSpec.single(t, 2), 0, cfg.model, cfg.train, ((t, 1.0),), data.key)
+            for t in TASKS]
+    assert len({shape_key(j, data) for j in jobs}) == 1
+    for job, (record, state) in zip(jobs, train_packed(jobs, data)):
+        t = job.spec.tasks[0]
+        assert state[f"heads.{t}.weight"].shape[0] == data.num_classes(t)
+        assert 0 <= record["val"][t]["accuracy"] <= 1
+
+
+def test_packed_executor_in_the_pipeline(corpus, tmp_path):
+    cfg = tiny_config(corpus, tasks=TASKS)
+    r = run_pipeline(cfg, tmp_path / "p", executor="packed", verbose=False)
+    assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
+    assert r["run"]["executor"] == "packed"
+
+
+def test_device_selection_falls_back_to_cpu():
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        assert resolve_device("cuda").type == "cpu"
+        assert resolve_device("cuda:1").type == "cpu"
+
+
+@pytest.mark.parametrize("spec", ["threads", "local:x", "dask-local:"])
+def test_bad_executor_spec(spec):
+    with pytest.raises(HmtlError, match="expected serial, local:N"):
+        make_executor(spec)
