@@ -43,9 +43,10 @@ def prepared(corpus, tmp_path_factory):
     return cfg, prepare_dataset(cfg, tmp_path_factory.mktemp("run") / "data")
 
 
-@pytest.mark.parametrize("backbone", ["tc_cnn", "ds_cnn"])
-def test_packed_training_matches_unpacked(corpus, tmp_path, backbone):
-    cfg = tiny_config(corpus, tasks=TASKS, overrides=["train.epochs=4", f"model.backbone={backbone}"])
+@pytest.mark.parametrize("backbone, jitter", [("tc_cnn", 0.0), ("ds_cnn", 0.0), ("tc_cnn", 0.05)])
+def test_packed_training_matches_unpacked(corpus, tmp_path, backbone, jitter):
+    cfg = tiny_config(corpus, tasks=TASKS, overrides=["train.epochs=4", f"model.backbone={backbone}",
+                                                      f"features.crop_jitter={jitter}"])
     data = prepare_dataset(cfg, tmp_path / "data")
     jobs = [TrainJob(TreeSpec.pair(a, b, 1, 2), seed, cfg.model, cfg.train, ((a, 1.0), (b, 1.0)),
                      data.key) for a, b in [("vowel", "pitch"), ("pitch", "rhythm")] for seed in (0, 1)]

@@ -21,16 +21,14 @@ class MultiTaskLoss:
         self.weights = [float((weights or {}).get(t, 1.0)) for t in tasks]
 
     def __call__(self, outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        total = None
+        # Masked means instead of indexing the labelled rows: no host-device synchronisation
+        # (a Python `if` on a CUDA value would stall the GPU every step).
+        total = 0.0
         for j, (task, w) in enumerate(zip(self.tasks, self.weights)):
             target = y[:, j]
             labelled = target >= 0
-            if not labelled.any():
-                continue
-            loss = w * F.cross_entropy(outputs[task][labelled], target[labelled])
-            total = loss if total is None else total + loss
-        if total is None:  # a batch without any label for these tasks: nothing to learn
-            total = sum(o.sum() * 0.0 for o in outputs.values())
+            ce = F.cross_entropy(outputs[task], target.clamp(min=0), reduction="none")
+            total = total + w * (ce * labelled).sum() / labelled.sum().clamp(min=1)
         return total
 
 

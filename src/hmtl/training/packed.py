@@ -29,7 +29,7 @@ from ..models import build_model
 from ..models.multitask import InputNorm, TreeModel
 from .batches import crop, eval_batches
 from .job import TrainJob, autocast, on_device, resolve_device, seed_everything
-from .loop import make_schedule
+from .loop import make_optimizer, make_schedule
 from .metrics import classification_metrics
 
 PACKABLE_LEAVES = (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool1d,
@@ -50,10 +50,46 @@ def shape_key(job: TrainJob, data: Dataset) -> tuple:
 
 # ----------------------------------------------------------------------------- packing
 
+class PackedConv(nn.Module):
+    """K ordinary convolutions (1-D or 2-D, groups=1) as one batched matrix product over the
+    unfolded input. cuDNN runs a grouped convolution of many groups as many small kernels,
+    which leaves a GPU idle; one batched GEMM does not. The weight keeps the grouped layout
+    (K·C_out, C_in, *kernel), so packing and unpacking are the same as for a grouped conv."""
+
+    def __init__(self, convs: list[nn.Module]):
+        super().__init__()
+        m = convs[0]
+        self.k, self.one_d = len(convs), isinstance(m, nn.Conv1d)
+        self.cin, self.cout = m.in_channels, m.out_channels
+        pair = (lambda v: (1, v[0])) if self.one_d else (lambda v: tuple(v))  # noqa: E731
+        self.kernel, self.stride = pair(m.kernel_size), pair(m.stride)
+        self.dilation = pair(m.dilation)
+        self.padding = (0, m.padding[0]) if self.one_d else tuple(m.padding)
+        self.weight = nn.Parameter(torch.cat([c.weight.detach() for c in convs]).clone())
+        self.bias = nn.Parameter(torch.cat([c.bias.detach() for c in convs]).clone()) \
+            if m.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.one_d:
+            x = x.unsqueeze(2)                                            # (B, K·Ci, 1, T)
+        b, _, h, w = x.shape
+        cols = F.unfold(x, self.kernel, self.dilation, self.padding, self.stride)
+        ho = (h + 2 * self.padding[0] - self.dilation[0] * (self.kernel[0] - 1) - 1) // self.stride[0] + 1
+        wo = (w + 2 * self.padding[1] - self.dilation[1] * (self.kernel[1] - 1) - 1) // self.stride[1] + 1
+        cols = cols.view(b, self.k, -1, ho * wo)                          # (B, K, Ci·kk, L)
+        out = torch.matmul(self.weight.view(self.k, self.cout, -1), cols)  # (B, K, Co, L)
+        out = out.reshape(b, self.k * self.cout, ho, wo)
+        if self.bias is not None:
+            out = out + self.bias.view(1, -1, 1, 1)
+        return out.squeeze(2) if self.one_d else out
+
+
 def _pack_leaf(mods: list[nn.Module]) -> nn.Module:
     k = len(mods)
     m = mods[0]
-    if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.groups == 1 and m.padding_mode == "zeros":
+        return PackedConv(mods)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)):           # depthwise: cuDNN does these well
         packed = type(m)(m.in_channels * k, m.out_channels * k, m.kernel_size, stride=m.stride,
                          padding=m.padding, dilation=m.dilation, groups=m.groups * k,
                          bias=m.bias is not None)
@@ -175,17 +211,15 @@ class PackedTreeModel(nn.Module):
 
 
 def per_model_clip_(params: list[nn.Parameter], k: int, max_norm: float) -> None:
-    """clip_grad_norm_ for each of the K models separately (every packed tensor is model-major
-    along its first dimension)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
+    """clip_grad_norm_ for each of the K models separately: every packed tensor is model-major
+    along its first dimension, so `view(k, -1)` puts one model per row."""
+    views = [p.grad.view(k, -1) for p in params if p.grad is not None]
+    if not views:
         return
-    sq = sum(g.reshape(k, -1).float().pow(2).sum(dim=1) for g in grads)   # (K,)
-    coef = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(coef.view(k, *([1] * (g.dim() - 1))).to(g.dtype)
-               if g.shape[0] == k else coef.repeat_interleave(g.shape[0] // k)
-               .view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
+    sq = torch.cat(views, dim=1).float().pow(2).sum(dim=1)                  # (K,)
+    coef = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)[:, None]
+    for v in views:
+        v.mul_(coef.to(v.dtype))
 
 
 # ----------------------------------------------------------------------------- training
@@ -229,11 +263,11 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
     n_train = len(slots[0].train_idx)
     steps = max(1, -(-n_train // cfg.batch_size))
     params = [p for p in packed.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(params, cfg)
     sched = make_schedule(opt, cfg, steps)
 
-    def labels(rows_per_model: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack([y_all[r][:, s.cols] for r, s in zip(rows_per_model, slots)], dim=1)
+    cols = torch.tensor([s.cols for s in slots], device=device)                # (K, slots)
+    jitter = data.x.shape[-1] != data.frames
 
     def evaluate(index: torch.Tensor) -> list[dict]:
         packed.eval()
@@ -263,15 +297,20 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
     start = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         packed.train()
-        orders = [s.train_idx[torch.randperm(n_train, generator=s.generator, device=device)
-                              .to(s.train_idx.device)] for s in slots]
+        orders = torch.stack([s.train_idx[torch.randperm(n_train, generator=s.generator,
+                                                         device=device)] for s in slots])  # (K, n)
         for b0 in range(0, n_train, cfg.batch_size):
-            rows = [o[b0:b0 + cfg.batch_size] for o in orders]
-            if len(rows[0]) < 2:
+            rows = orders[:, b0:b0 + cfg.batch_size]                         # (K, B)
+            if rows.shape[1] < 2:
                 continue
-            xb = torch.cat([crop(x[r], data.frames, s.generator) for r, s in zip(rows, slots)],
-                           dim=1)                                            # (B, K·C, T)
-            yb = labels(rows)                                                # (B, K, slots)
+            nb = rows.shape[1]
+            if jitter:  # each model draws its crops from its own generator, as unpacked
+                xb = torch.cat([crop(x[r], data.frames, s.generator) for r, s in zip(rows, slots)],
+                               dim=1)
+            else:       # one gather for all K models: (K, B, C, T) -> (B, K·C, T)
+                xb = x[rows].float().transpose(0, 1).reshape(nb, -1, data.frames)
+            yb = torch.gather(y_all[rows], 2, cols[:, None, :].expand(-1, nb, -1)) \
+                .transpose(0, 1)                                             # (B, K, slots)
             with autocast(cfg, device):
                 outs = [o.float() for o in packed(xb)]
             loss = 0.0
