@@ -5,7 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo install clean
+SHARED ?= ../shared/data
+
+.PHONY: test demo install clean bench-speed
 
 install: $(STAMP)
 
@@ -20,6 +22,15 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hmtl demo --out runs/demo
+
+runs/manifests/ravdess.csv: | $(STAMP)
+	$(VENV)/bin/hmtl prepare ravdess $(SHARED)/ravdess --out $@
+
+# The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
+# reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).
+bench-speed: $(STAMP) runs/manifests/ravdess.csv
+	$(PY) benchmarks/speed.py configs/ravdess.yaml --executors serial,local:2,packed \
+		--seeds 1 --out runs/bench-speed --title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md
 
 clean:
 	rm -rf runs .pytest_cache

@@ -22,6 +22,10 @@ class PackedExecutor(Executor):
         set_threads(self.threads)
         groups = defaultdict(list)
         for j, job in enumerate(jobs):
+            if not job.packable:          # e.g. a baseline's own kind of job: train it as is
+                rec, trained = store.run(job, data)
+                yield j, rec, trained
+                continue
             groups[shape_key(job, data)].append(j)
         for members in groups.values():
             for start in range(0, len(members), self.pack):

@@ -36,14 +36,24 @@ class TrainJob:
     data_key: str
     tag: str = ""                            # for people (e.g. "pair emotion+gender k=2"); not hashed
 
-    @property
-    def key(self) -> str:
+    packable = True   # plain jobs can be trained packed with others of their shape
+
+    def identity(self) -> dict:
+        """Everything that decides the result; subclasses (e.g. baselines) add their own."""
         train = dataclasses.asdict(self.train)
         train.pop("device")  # where it ran does not change what it is
-        return stable_hash({"format": JOB_FORMAT, "tasks": list(self.spec.tasks),
-                            "spec": self.spec.to_json(), "seed": self.seed,
-                            "model": dataclasses.asdict(self.model), "train": train,
-                            "weights": [list(w) for w in self.weights], "data": self.data_key})
+        return {"format": JOB_FORMAT, "tasks": list(self.spec.tasks),
+                "spec": self.spec.to_json(), "seed": self.seed,
+                "model": dataclasses.asdict(self.model), "train": train,
+                "weights": [list(w) for w in self.weights], "data": self.data_key}
+
+    @property
+    def key(self) -> str:
+        return stable_hash(self.identity())
+
+    def execute(self, data: "Dataset") -> tuple[dict, dict]:
+        """Train; returns (record, state_dict). Other kinds of job override this."""
+        return train_job(self, data)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -163,8 +173,8 @@ class RunStore:
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(folder / "model.pt", buf.getvalue())
-        atomic_write_json(folder / "job.json", {"tag": job.tag, "model": dataclasses.asdict(job.model),
-                                                "train": dataclasses.asdict(job.train)})
+        atomic_write_json(folder / "job.json", {"tag": job.tag, "kind": type(job).__name__,
+                                                **job.identity()})
         atomic_write_json(folder / "metrics.json", record)   # last: its presence means done
 
     def load_state(self, job: TrainJob) -> dict:
@@ -175,6 +185,6 @@ class RunStore:
         record = self.load(job)
         if record is not None:
             return record, False
-        record, state = train_job(job, data)
+        record, state = job.execute(data)
         self.save(job, record, state)
         return record, True
