@@ -78,7 +78,9 @@ def finished(out: Path) -> set[str]:
     return {p.parent.name for p in (out / "runs").glob("*/metrics.json")}
 
 
-def test_killed_run_resumes_to_the_same_results(corpus, tmp_path):
+def test_run_killed_again_and_again_resumes_to_the_same_results(corpus, tmp_path):
+    """SIGKILL `hmtl run` at several points (during data preparation, stage 1, stage 2, the
+    final tree), rerun after each kill, and compare with an uninterrupted run."""
     config = tiny_run_config(tmp_path, corpus)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HMTL_PROGRESS": "0"}
 
@@ -89,22 +91,32 @@ def test_killed_run_resumes_to_the_same_results(corpus, tmp_path):
     assert total >= 3 + 3 + 1
 
     out = tmp_path / "killed"
-    proc = hmtl("run", str(config), "--out", str(out), env=env)
-    deadline = time.time() + 300
-    while len(finished(out)) < 5 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done_before = finished(out)
-    stamps = {k: (out / "runs" / k / "metrics.json").stat().st_mtime_ns for k in done_before}
-    assert 5 <= len(done_before) < total
+    first_seen: dict[str, int] = {}
+    kills = 0
+    for target in (0, 2, 5, 8):
+        proc = hmtl("run", str(config), "--out", str(out), env=env)
+        deadline = time.time() + 300
+        if target == 0:
+            time.sleep(1.0)                          # still importing or preparing the data
+        while len(finished(out)) < target and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        if proc.poll() is not None:                  # it finished before this kill point
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        for k in finished(out):
+            first_seen.setdefault(k, (out / "runs" / k / "metrics.json").stat().st_mtime_ns)
+    assert kills >= 3
+    done_before = len(finished(out))
+    assert done_before < total
 
     again = hmtl("run", str(config), "--out", str(out), env=env)
     assert again.wait(timeout=600) == 0, again.stderr.read()
     resumed = json.loads((out / "results.json").read_text())
-    assert resumed["run"]["trained_now"] == total - len(done_before)
-    assert all((out / "runs" / k / "metrics.json").stat().st_mtime_ns == t for k, t in stamps.items())
+    assert resumed["run"]["trained_now"] == total - done_before
+    # no finished training was ever trained again
+    assert all((out / "runs" / k / "metrics.json").stat().st_mtime_ns == t for k, t in first_seen.items())
     assert comparable(resumed) == comparable(json.loads((tmp_path / "ref" / "results.json").read_text()))
 
 

@@ -4,6 +4,7 @@ and cropped or zero-padded to a fixed length."""
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 
@@ -20,10 +21,14 @@ def decode(data: bytes, target_rate: int) -> np.ndarray:
 
     if len(data) == 0:
         raise BadAudio("empty file")
+    missing = wav_truncation(data)
+    if missing:
+        raise BadAudio(f"truncated WAV ({missing} bytes of audio data missing)")
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        raise BadAudio(f"not readable as audio ({str(e).strip().splitlines()[0][:120]})") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise BadAudio(f"not readable as audio ({reason})") from None
     if samples.shape[0] == 0:
         raise BadAudio("no samples")
     mono = samples.mean(axis=1, dtype=np.float64).astype(np.float32)  # (n, ch) -> (n,)
@@ -34,6 +39,21 @@ def decode(data: bytes, target_rate: int) -> np.ndarray:
 
         mono = soxr.resample(mono, rate, target_rate, quality="HQ").astype(np.float32)
     return mono
+
+
+def wav_truncation(data: bytes) -> int:
+    """Bytes missing from a RIFF/WAVE file's data chunk (0 if complete or not a WAV).
+    libsndfile silently reads what is there, so a cut-off WAV would pass unnoticed."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
+        if chunk == b"data":
+            available = len(data) - offset - 8
+            return max(0, size - available) if size != 0xFFFFFFFF else 0
+        offset += 8 + size + (size & 1)
+    return 0
 
 
 def fix_length(wave: np.ndarray, length: int, policy: str = "center",

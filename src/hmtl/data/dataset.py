@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,13 +49,13 @@ class Dataset:
         return len(self.classes[task])
 
 
-def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache,
-                     batch: int = 32) -> tuple[np.ndarray, list[str | None], dict[int, str]]:
-    """Features (N, C, T_stored) float16 of every clip, their content hashes, and the rows that
-    failed with the reason. Audio is read only for clips the cache does not have."""
+def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache, out: np.ndarray,
+                     batch: int = 32) -> tuple[list[str | None], dict[int, str]]:
+    """Write the features (C, T_stored) float16 of every clip into `out` (which may be a
+    memory-mapped file); return their content hashes and the rows that failed with the reason.
+    Audio is read only for clips the cache does not have."""
     fcfg = cfg.features
     frontend = build_frontend(fcfg)
-    out = np.zeros((len(m),) + cache.shape, dtype=np.float16)
     digests: list[str | None] = [None] * len(m)
     failed: dict[int, str] = {}
     pending: list[tuple[int, str, np.ndarray]] = []
@@ -108,7 +109,7 @@ def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache,
             progress.update(1)
     flush()
     progress.close()
-    return out, digests, failed
+    return digests, failed
 
 
 def _inputs_key(cfg: RunConfig, manifest_bytes: bytes) -> str:
@@ -142,7 +143,12 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
     m = read_manifest(manifest_path, cfg.data.tasks)
     split = make_split(m, cfg.data)
     cache = cache or FeatureCache(cfg.features)
-    x, digests, failed = extract_features(m, cfg, cache)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # features go straight to a memory-mapped file: a corpus need not fit in RAM
+    partial = data_dir / "x.partial.npy"
+    x = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16,
+                                  shape=(len(m),) + cache.shape)
+    digests, failed = extract_features(m, cfg, cache, x)
     keep = np.array([i for i in range(len(m)) if i not in failed], dtype=np.int64)
     if failed:
         rows = ["row,path,reason"] + [f"{m.rows[i]},{m.paths[i]},{r}" for i, r in failed.items()]
@@ -150,17 +156,15 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
         say(f"left out {len(failed)} unreadable clip(s); see {data_dir / 'skipped.csv'}")
     tasks = cfg.task_names
     y = np.stack([m.encoded(t) for t in tasks], axis=1)[keep]
-    x, split = x[keep], split[keep]
+    split = split[keep]
     labelled = (y >= 0).any(axis=1)
     if not labelled.all():
         say(f"{int((~labelled).sum())} clip(s) have no label for any task and are left out")
-        x, y, split = x[labelled], y[labelled], split[labelled]
-        keep = keep[labelled]
+        y, split, keep = y[labelled], split[labelled], keep[labelled]
     if not (split == TRAIN).any():
         raise HmtlError(f"{manifest_path}: no usable training clips")
-    train = x[split == TRAIN].astype(np.float32)                    # (n, C, T)
-    mean = train.mean(axis=(0, 2))
-    std = np.sqrt(train.var(axis=(0, 2))) + 1e-5
+    x = _keep_rows(x, keep, partial, data_dir / "x.npy")
+    mean, std = _channel_stats(x, np.flatnonzero(split == TRAIN))
     data_key = stable_hash({"inputs": key, "digests": [digests[i] for i in keep],
                             "y": content_hash(y.tobytes()), "split": content_hash(split.tobytes())})
 
@@ -170,7 +174,6 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
     for i, s in zip(keep, split):
         w.writerow([m.rows[i], m.paths[i], SPLITS[s]])
     atomic_write_text(data_dir / "split.csv", table.getvalue())  # for people: which clip went where
-    _save_array(data_dir / "x.npy", x)
     _save_array(data_dir / "y.npy", y)
     _save_array(data_dir / "split.npy", split)
     _save_array(data_dir / "norm.npy", np.stack([mean, std]).astype(np.float32))
@@ -184,12 +187,60 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
     return load_dataset(data_dir)
 
 
+def _keep_rows(x: np.ndarray, keep: np.ndarray, partial: Path, final: Path,
+               chunk: int = 4096) -> np.ndarray:
+    """The rows `keep` of the memory-mapped `x` as the file `final` (renamed into place)."""
+    if len(keep) == len(x):
+        x.flush()
+        del x
+        os.replace(partial, final)
+    else:
+        kept = final.with_name("x.kept.npy")
+        out = np.lib.format.open_memmap(kept, mode="w+", dtype=x.dtype, shape=(len(keep),) + x.shape[1:])
+        for start in range(0, len(keep), chunk):
+            out[start:start + chunk] = x[keep[start:start + chunk]]
+        out.flush()
+        del out, x
+        os.replace(kept, final)
+        os.unlink(partial)
+    return np.load(final, mmap_mode="r")
+
+
+def _channel_stats(x: np.ndarray, rows: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over the given clips and all frames, in chunks (float64)."""
+    total = np.zeros(x.shape[1])
+    squares = np.zeros(x.shape[1])
+    for start in range(0, len(rows), chunk):
+        a = np.asarray(x[rows[start:start + chunk]], dtype=np.float64)      # (n, C, T)
+        total += a.sum(axis=(0, 2))
+        squares += (a * a).sum(axis=(0, 2))
+    n = len(rows) * x.shape[2]
+    mean = total / n
+    std = np.sqrt(np.maximum(squares / n - mean ** 2, 0.0)) + 1e-5
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def mmap_threshold() -> int:
+    """Features larger than this many bytes stay on disk (memory-mapped) instead of in RAM:
+    $HMTL_MMAP_BYTES, else a quarter of the machine's memory."""
+    if os.environ.get("HMTL_MMAP_BYTES"):
+        return int(os.environ["HMTL_MMAP_BYTES"])
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 4 << 30
+
+
 def load_dataset(data_dir: Path) -> Dataset:
-    """Load a prepared dataset. meta.json is written last, so its presence means complete."""
+    """Load a prepared dataset. meta.json is written last, so its presence means complete.
+    Large feature files are memory-mapped (copy-on-write) rather than read into RAM."""
     data_dir = Path(data_dir)
     meta = read_json(data_dir / "meta.json")
     load = lambda name: torch.from_numpy(np.load(data_dir / name, allow_pickle=False))  # noqa: E731
     norm = load("norm.npy")
-    return Dataset(x=load("x.npy"), y=load("y.npy"), split=load("split.npy"),
+    x_file = data_dir / "x.npy"
+    mmap = x_file.stat().st_size > mmap_threshold()
+    x = torch.from_numpy(np.load(x_file, mmap_mode="c" if mmap else None, allow_pickle=False))
+    return Dataset(x=x, y=load("y.npy"), split=load("split.npy"),
                    tasks=meta["tasks"], classes=meta["classes"], frames=meta["frames"],
                    mean=norm[0], std=norm[1], key=meta["data_key"])

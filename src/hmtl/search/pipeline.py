@@ -6,6 +6,7 @@ sweep, which tree) are recomputed from the stored results and come out the same.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ..results import build_results, write_results
 from ..training.job import RunStore
 from ..training.metrics import drop
 from ..utils.io import atomic_write_text
+from ..utils.lock import RunLock
 from ..utils.progress import say
 from .context import Context, mean_std
 from .methods import METHODS, SearchState
@@ -60,18 +62,28 @@ def train_final(ctx: Context, state: SearchState) -> None:
 
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
                  executor: str = "serial", verbose: bool = True, threads: int | None = None) -> dict:
-    """Run (or resume) the method in `out_dir`; returns the results.json content."""
+    """Run (or resume) the method in `out_dir`; returns the results.json content. A new folder
+    whose data cannot be prepared (bad manifest, bad audio) is removed again, so that nothing
+    that looks like a run is left behind; a second process on the same folder is refused."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
-    data = prepare_dataset(cfg, out_dir / "data")
+    fresh = not out_dir.exists() or not any(out_dir.iterdir())
     runner = make_executor(executor, threads)
+    started = time.perf_counter()
+    failed = False
     try:
-        ctx = Context(cfg, data, RunStore(out_dir / "runs"), runner, out_dir, verbose)
-        return _run_stages(ctx, until, started)
+        with RunLock(out_dir):
+            try:
+                data = prepare_dataset(cfg, out_dir / "data")
+            except BaseException:
+                failed = fresh
+                raise
+            atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
+            ctx = Context(cfg, data, RunStore(out_dir / "runs"), runner, out_dir, verbose)
+            return _run_stages(ctx, until, started)
     finally:
         runner.close()
+        if failed:
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _run_stages(ctx: Context, until: str, started: float) -> dict:
