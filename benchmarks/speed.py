@@ -57,7 +57,18 @@ def prepare(cfg, out: Path, data_from: Path | None) -> tuple[Path, float]:
 
 
 def run_setting(cfg, name: str, executor: str, data_dir: Path, out: Path, threads) -> dict:
+    """One setting: EXECUTOR[+key=value...], e.g. `serial+search.sweep=binary`."""
+    import dataclasses
+
+    from hmtl.config import apply_override, from_dict, RunConfig
     from hmtl.search.pipeline import run_pipeline
+
+    executor, *extra = executor.split("+")
+    if extra:
+        raw = dataclasses.asdict(cfg)
+        for assignment in extra:
+            apply_override(raw, assignment)
+        cfg = from_dict(RunConfig, raw, where="")
 
     folder = out / name.replace(":", "_").replace("/", "_")
     if folder.exists():
@@ -70,6 +81,7 @@ def run_setting(cfg, name: str, executor: str, data_dir: Path, out: Path, thread
     return {"name": name, "wall": wall, "stages": r["run"]["stage_seconds"],
             "trained": r["run"]["trained_now"], "skipped": r["search"]["skipped"],
             "per_training": sum(secs) / max(1, len(secs)), "tree": r["hierarchy"]["tree"],
+            "K": {"+".join(p["tasks"]): p["depth"] for p in r["compatibility"]},
             "device": r["search"]["device"],
             "hier": r["methods"].get("hierarchical", {}).get("vs_independent", {})}
 
@@ -107,15 +119,20 @@ def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
 def table(rows: list[dict], reference: dict | None) -> str:
     base = rows[0]["wall"]
     head = ("| setting | device | wall s | stage 1 s | stage 2 s | final s | other methods s | "
-            "trainings run | skipped | s / training | × vs first | tree = reference |")
+            "trainings run | skipped | s / training | × vs first | K = reference | tree = reference |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         st = r["stages"]
         same = "" if reference is None else ("yes" if r["tree"] == reference["tree"] else "**no**")
+        if reference is None:
+            same_k = ""
+        else:
+            diff = sum(r["K"][p] != reference["K"][p] for p in reference["K"])
+            same_k = "yes" if not diff else f"**{diff} of {len(reference['K'])} pairs differ**"
         lines.append(f"| {r['name']} | {r['device']} | {r['wall']:.0f} | {st.get('stage1', 0):.0f} | "
                      f"{st.get('stage2', 0):.0f} | {st.get('final', 0):.0f} | "
                      f"{st.get('methods', 0):.0f} | {r['trained']} | {r['skipped']} | "
-                     f"{r['per_training']:.2f} | {base / r['wall']:.2f} | {same} |")
+                     f"{r['per_training']:.2f} | {base / r['wall']:.2f} | {same_k} | {same} |")
     return "\n".join(lines)
 
 
@@ -157,7 +174,7 @@ def main(argv=None) -> int:
               flush=True)
     reference = None
     if args.reference == "exhaustive":
-        ex_cfg = load_config(args.config, overrides + ["search.early_exit=false"])
+        ex_cfg = load_config(args.config, overrides + ["search.sweep=exhaustive"])
         print("running the exhaustive reference ...", file=sys.stderr, flush=True)
         reference = run_setting(ex_cfg, f"{args.reference_executor} exhaustive",
                                 args.reference_executor, data_dir, args.out, args.threads)

@@ -72,7 +72,7 @@ def test_without_early_exit_every_depth_is_trained_and_K_is_a_prefix():
     table = table_from_k({p: 3 for p in itertools.combinations(TASKS, 2)})
     table[("a", "b")][1] = (0.8, 0.9)            # incompatible at 1, fine at 2 and 3
     ex = TableExecutor(table)
-    pairs = run_stage2(context(ex, early_exit=False), stage1())
+    pairs = run_stage2(context(ex, sweep="exhaustive"), stage1())
     assert len(ex.jobs) == 6 * 3
     assert next(p for p in pairs if p.tasks == ("a", "b")).compatibility_depth == 0
 
@@ -140,3 +140,19 @@ def test_detach_moves_a_task_out_one_depth_earlier():
     out = detach(spec, "b")
     assert out.shared_depth("a", "b") == 2 and out.shared_depth("a", "c") == 2
     assert detach(TreeSpec.independent(TASKS, 3), "a") == TreeSpec.independent(TASKS, 3)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_search_finds_the_same_depths_as_the_upward_sweep(seed):
+    rng = random.Random(seed)
+    K = {p: rng.randint(0, 3) for p in itertools.combinations(TASKS, 2)}
+    upward = run_stage2(context(TableExecutor(table_from_k(K))), stage1())
+    ex = TableExecutor(table_from_k(K))
+    binary = run_stage2(context(ex, sweep="binary"), stage1())
+    assert [p.compatibility_depth for p in binary] == [p.compatibility_depth for p in upward]
+    assert len(ex.jobs) <= 6 * 2           # ceil(log2(L + 1)) = 2 probes per pair for L = 3
+    for p in binary:
+        for k, o in p.depths.items():
+            if not o.trained:
+                assert o.skipped.startswith("binary search")
+                assert o.compatible == (k <= p.compatibility_depth)

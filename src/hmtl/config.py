@@ -200,8 +200,14 @@ class SearchConfig:
                              default=0.01)
     noise_z: float = _help("noise-aware rule: τ + z·σ with σ the stage-1 seed spread (0: off)",
                            default=0.0)
-    early_exit: bool = _help("stop a pair's depth sweep at its first incompatible depth",
-                             default=True)
+    sweep: Literal["upward", "binary", "exhaustive"] = _help(
+        "order of a pair's depths: upward with early exit at the first incompatible depth, "
+        "binary search for the compatibility depth (both exact if compatibility is a prefix "
+        "property), or every depth", default="upward")
+    warm_start: bool = _help("pair models start from the stage-1 weights (shared blocks from "
+                             "the pair's first task) and train for warm_epochs", default=False)
+    warm_epochs: int | None = _help("epochs of a warm-started pair model (default: a quarter "
+                                    "of train.epochs)", default=None)
     budget_params: int | None = _help("merge further until the tree has at most this many params",
                                       default=None)
     repair_rounds: int = _help("times a task that drops too much is detached one depth earlier",
@@ -220,9 +226,40 @@ class SearchConfig:
             raise HmtlError(f"{where}.final_tolerance: must be >= 0, got {self.final_tolerance}")
         if self.budget_params is not None and self.budget_params < 1:
             raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
+        if self.warm_epochs is not None and self.warm_epochs < 1:
+            raise HmtlError(f"{where}.warm_epochs: must be >= 1, got {self.warm_epochs}")
 
 
-METHODS = ("independent", "flat", "hierarchical")
+@dataclass
+class BaselinesConfig:
+    pruning_rate: float = _help("LTH/LT4REC: fraction of the remaining prunable weights removed per "
+                                "pruning round", default=0.2)
+    rewind_epoch: int = _help("LTH/LT4REC: rewind pruned models to the weights after this epoch of "
+                              "dense training (0: to the initial weights)", default=0)
+    prune_heads: bool = _help("LTH/LT4REC: prune the task heads too (default: only the blocks' "
+                              "convolutions)", default=False)
+    target_params: int | None = _help("non-zero (LTH, LT4REC) or trainable (branched, random_tree, "
+                                      "flat_matched) parameters to match (default: the "
+                                      "hierarchical model's)", default=None)
+    rsa_clips: int = _help("branched: validation clips whose representations give the task "
+                           "affinities", default=100)
+    random_draws: int = _help("random_tree: number of random trees drawn", default=3)
+
+    def validate(self, where: str) -> None:
+        if not 0 < self.pruning_rate < 1:
+            raise HmtlError(f"{where}.pruning_rate: must be in (0, 1), got {self.pruning_rate}")
+        if self.rewind_epoch < 0:
+            raise HmtlError(f"{where}.rewind_epoch: must be >= 0, got {self.rewind_epoch}")
+        if self.target_params is not None and self.target_params < 1:
+            raise HmtlError(f"{where}.target_params: must be >= 1, got {self.target_params}")
+        if self.rsa_clips < 3:
+            raise HmtlError(f"{where}.rsa_clips: must be >= 3, got {self.rsa_clips}")
+        if self.random_draws < 1:
+            raise HmtlError(f"{where}.random_draws: must be >= 1, got {self.random_draws}")
+
+
+DEFAULT_METHODS = ("independent", "flat", "hierarchical")
+METHODS = DEFAULT_METHODS + ("lth", "lt4rec", "branched", "random_tree", "flat_matched")
 
 
 @dataclass
@@ -232,7 +269,9 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    methods: list[str] = _help("methods compared in results", default_factory=lambda: list(METHODS))
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    methods: list[str] = _help("methods compared in results",
+                               default_factory=lambda: list(DEFAULT_METHODS))
 
     def validate(self, where: str = "config") -> None:
         for f in dataclasses.fields(self):

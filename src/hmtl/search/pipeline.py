@@ -155,4 +155,6 @@ def search_cost(ctx: Context, state: SearchState) -> dict:
     return {"trainings": len(stage1) + seeds * sum(o.trained for o in depths),
             "skipped": seeds * sum(not o.trained for o in depths),
             "seconds": round(sum(r["seconds"] for r in stage1) + sum(o.seconds for o in depths), 1),
-            "device": stage1[0]["device"], "early_exit": ctx.cfg.search.early_exit}
+            "device": stage1[0]["device"], "sweep": ctx.cfg.search.sweep,
+            "warm_start": ctx.cfg.search.warm_start,
+            "early_exit": ctx.cfg.search.sweep != "exhaustive"}

@@ -75,21 +75,64 @@ def pair_tag(a: str, b: str, k: int) -> str:
     return f"pair {a}+{b} k={k}"
 
 
+class _Sweep:
+    """Which depths of one pair to train next, and what the untrained ones are inferred to be."""
+
+    def __init__(self, kind: str, depth: int):
+        self.kind, self.L = kind, depth
+        self.lo, self.hi = 0, depth + 1          # binary: K in [lo, hi)
+        self.next_up = 1                          # upward: next depth to try
+        self.done = False
+
+    def next(self) -> list[int]:
+        if self.done:
+            return []
+        if self.kind == "exhaustive":
+            self.done = True
+            return list(range(1, self.L + 1))
+        if self.kind == "upward":
+            return [self.next_up] if self.next_up <= self.L else []
+        return [(self.lo + self.hi) // 2] if self.hi - self.lo > 1 else []
+
+    def update(self, k: int, compatible: bool) -> None:
+        if self.kind == "upward":
+            self.next_up = k + 1
+            self.done = not compatible
+        elif self.kind == "binary":
+            if compatible:
+                self.lo = k
+            else:
+                self.hi = k
+
+    def infer(self, k: int) -> DepthOutcome:
+        """An untrained depth: skipped by early exit, or implied by the binary search."""
+        if self.kind == "binary":
+            if k <= self.lo:
+                return DepthOutcome(trained=False, compatible=True,
+                                    skipped=f"binary search: compatible at depth {self.lo}, so "
+                                            "here too (prefix property)")
+            return DepthOutcome(trained=False, compatible=False,
+                                skipped=f"binary search: incompatible at depth {self.hi}, so "
+                                        "here too (prefix property)")
+        return DepthOutcome(trained=False, compatible=False,
+                            skipped=f"incompatible at depth {self.next_up - 1}: not trained "
+                                    "(early exit)")
+
+
 def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
     L = ctx.depth
     pairs = list(itertools.combinations(ctx.tasks, 2))
     outcomes = {p: PairOutcome(p, {}, {t: ctx.tolerance(t, s1.spread(t)) for t in p}) for p in pairs}
-    early = ctx.cfg.search.early_exit
-    waves = [[k] for k in range(1, L + 1)] if early else [list(range(1, L + 1))]
-    alive = set(pairs)
-    for depths in waves:
-        todo = [(p, k) for p in pairs if p in alive for k in depths]
+    kind = ctx.cfg.search.sweep
+    sweeps = {p: _Sweep(kind, L) for p in pairs}
+    wave = 0
+    while True:
+        todo = [(p, k) for p in pairs for k in sweeps[p].next()]
         if not todo:
             break
-        jobs = [ctx.job(TreeSpec.pair(a, b, k, L), s, pair_tag(a, b, k))
-                for (a, b), k in todo for s in ctx.seeds]
-        label = f"stage 2, depth {depths[0]}" if early else "stage 2"
-        records = ctx.run(jobs, desc=label)
+        wave += 1
+        jobs = [pair_job(ctx, s1, a, b, k, s) for (a, b), k in todo for s in ctx.seeds]
+        records = ctx.run(jobs, desc=f"stage 2, wave {wave}")
         n = len(ctx.seeds)
         for i, (p, k) in enumerate(todo):
             recs = records[i * n:(i + 1) * n]
@@ -100,9 +143,23 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             outcome.synergy = -sum(outcome.drops.values()) / 2
             outcome.compatible = all(outcome.drops[t] <= outcomes[p].tolerances[t] for t in p)
             outcomes[p].depths[k] = outcome
-            if early and not outcome.compatible:
-                alive.discard(p)
-                for deeper in range(k + 1, L + 1):
-                    outcomes[p].depths[deeper] = DepthOutcome(
-                        trained=False, skipped=f"incompatible at depth {k}: not trained (early exit)")
+        for p, k in todo:                       # after the whole wave: exhaustive has no order
+            sweeps[p].update(k, outcomes[p].depths[k].compatible)
+    for p in pairs:
+        for k in range(1, L + 1):
+            if k not in outcomes[p].depths:
+                outcomes[p].depths[k] = sweeps[p].infer(k)
     return [outcomes[p] for p in pairs]
+
+
+def pair_job(ctx: Context, s1: Stage1, a: str, b: str, k: int, seed: int):
+    """The pair model's job: plain, or warm-started from the two stage-1 models of this seed."""
+    spec = TreeSpec.pair(a, b, k, ctx.depth)
+    if not ctx.cfg.search.warm_start:
+        return ctx.job(spec, seed, pair_tag(a, b, k))
+    from ..training.warm import warm_start_job
+
+    sources = {t: ctx.job(TreeSpec.single(t, ctx.depth), seed, f"stage1 {t}") for t in (a, b)}
+    return warm_start_job(ctx.job(spec, seed, pair_tag(a, b, k) + " warm"),
+                          {t: (j.key, str(ctx.store.folder(j) / "model.pt")) for t, j in sources.items()},
+                          ctx.cfg.search.warm_epochs)

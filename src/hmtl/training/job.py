@@ -104,7 +104,7 @@ def on_device(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.
     return _ON_DEVICE[key]
 
 
-def train_job(job: TrainJob, data: Dataset, on_epoch=None) -> tuple[dict, dict]:
+def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[dict, dict]:
     """Train one job; returns (record, state_dict). Deterministic for a seed on one device."""
     device = resolve_device(job.train.device)
     tasks = list(job.spec.tasks)
@@ -121,6 +121,8 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None) -> tuple[dict, dict]:
     model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
                         data.x.shape[1], data.frames)
     model.set_input_stats(data.mean, data.std)
+    if init is not None:
+        init(model)  # e.g. weights of earlier models (warm start)
     model.to(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(job.seed + 1)
