@@ -68,3 +68,10 @@ def test_dump_round_trips(tmp_path):
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert cfg.task_names
+
+
+def test_deprecated_early_exit_maps_to_sweep():
+    assert load_config(raw={"data": {"tasks": ["a"]}, "search": {"early_exit": False}}).search.sweep == "exhaustive"
+    assert load_config(raw={"data": {"tasks": ["a"]}, "search": {"early_exit": True}}).search.sweep == "upward"
+    assert load_config(raw={"data": {"tasks": ["a"]},
+                            "search": {"early_exit": False, "sweep": "binary"}}).search.sweep == "binary"

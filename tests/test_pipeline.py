@@ -137,3 +137,17 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
     md = (tmp_path / "run" / "results.md").read_text()
     assert "| hierarchical |" in md and "Hierarchical tree:" in md
+
+
+def test_rerun_keeps_latency_and_size_of_unchanged_models(tmp_path):
+    from hmtl.search.pipeline import keep_deployment_figures
+
+    tree = [[["a", "b"]]]
+    (tmp_path / "results.json").write_text(json.dumps({"methods": {
+        "flat": {"tree": tree, "params": 10, "latency_ms": 0.5, "onnx_bytes": 123},
+        "hierarchical": {"tree": tree, "params": 12, "latency_ms": 0.7, "onnx_bytes": 456}}}))
+    new = {"methods": {"flat": {"tree": tree, "params": 10},
+                       "hierarchical": {"tree": [[["a"], ["b"]]], "params": 20}}}
+    keep_deployment_figures(tmp_path / "results.json", new)
+    assert new["methods"]["flat"]["latency_ms"] == 0.5 and new["methods"]["flat"]["onnx_bytes"] == 123
+    assert "latency_ms" not in new["methods"]["hierarchical"]     # another model now

@@ -355,12 +355,16 @@ def from_dict(cls: type, data: Any, where: str = "config") -> Any:
     kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else str(key)
-        if key not in names:
+        if key not in names and not (cls is SearchConfig and key == "early_exit"):
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(names)}"
             raise HmtlError(f"{path}: unknown key{hint}")
         if cls is DataConfig and key == "tasks":
             value = _normalise_tasks(value, path)
+        if cls is SearchConfig and key == "early_exit":   # deprecated: search.sweep replaces it
+            if "sweep" not in data:
+                kwargs["sweep"] = "upward" if _coerce(value, bool, path) else "exhaustive"
+            continue
         kwargs[key] = _coerce(value, hints[key], path)
     missing = [f.name for f in dataclasses.fields(cls)
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

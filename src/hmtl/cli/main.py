@@ -12,6 +12,8 @@ VERBS = {
     "prepare": ("hmtl.cli.prepare", "write the manifest of a known corpus layout"),
     "run": ("hmtl.cli.run", "stages 1-3, final model and compared methods; resumes what exists"),
     "report": ("hmtl.cli.report", "rewrite a run's report.html and results.md from results.json"),
+    "export": ("hmtl.cli.export", "ONNX of a run's final tree, checked against torch (int8, latency)"),
+    "predict": ("hmtl.cli.predict", "one JSON line per audio file: every task's label and probability"),
 }
 
 

@@ -6,6 +6,7 @@ sweep, which tree) are recomputed from the stored results and come out the same.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -131,9 +132,28 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
                "run": {"wall_seconds": round(time.perf_counter() - started, 1),
                        "trained_now": ctx.executor.trained, "reused": ctx.executor.reused,
                        "executor": ctx.executor.name, "stage_seconds": clock}})
+    keep_deployment_figures(out_dir / "results.json", results)
     write_results(out_dir, results)
     write_report_safely(out_dir)
     return results
+
+
+DEPLOYMENT_KEYS = ("latency_ms", "onnx_bytes")
+
+
+def keep_deployment_figures(previous: Path, results: dict) -> None:
+    """`hmtl export --latency` adds latency and size to results.json; a rerun of the same run
+    keeps them for every method whose model is unchanged (same tree and parameter count)."""
+    if not previous.exists():
+        return
+    try:
+        old = json.loads(previous.read_text())["methods"]
+    except (ValueError, KeyError, OSError):
+        return
+    for name, entry in results["methods"].items():
+        before = old.get(name, {})
+        if before.get("tree") == entry.get("tree") and before.get("params") == entry.get("params"):
+            entry.update({k: before[k] for k in DEPLOYMENT_KEYS if k in before})
 
 
 def write_report_safely(out_dir: Path) -> None:

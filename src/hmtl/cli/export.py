@@ -1,0 +1,71 @@
+"""`hmtl export RUN_DIR [--int8] [--waveform] [--method M] [--seed N] [--latency] [--out DIR]`"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Export a run's final tree as ONNX (one logits_<task> and probs_<task> output per task, "
+        "dynamic batch and time length, metadata for `hmtl predict` embedded), check it against "
+        "torch on random inputs and on test clips (fails if the max abs difference exceeds "
+        "--tolerance), and report per-task test accuracy. Writes OUT/model.onnx, "
+        "OUT/model.int8.onnx (--int8) and OUT/export.json. Needs the export extra: "
+        "pip install 'hmtl[export]'.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/export)")
+    p.add_argument("--method", default="hierarchical",
+                   choices=["hierarchical", "flat", "independent"],
+                   help="which model to export (default: hierarchical, the final tree; "
+                        "independent: all stage-1 models side by side in one graph)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="which seed's training (default: the lowest)")
+    p.add_argument("--waveform", action="store_true",
+                   help="put the front end in the graph: input (batch, samples) at the run's "
+                        "sample rate, instead of features (batch, channels, frames)")
+    p.add_argument("--int8", action="store_true",
+                   help="also write model.int8.onnx: dynamic int8 quantisation of the weights "
+                        "(onnxruntime), with its test accuracy next to the float model's")
+    p.add_argument("--latency", action="store_true",
+                   help="also measure per-clip latency (onnxruntime, batch 1, 1 thread, median) "
+                        "and ONNX size of the independent, flat and hierarchical models; adds "
+                        "latency_ms and onnx_bytes to each method in RUN_DIR/results.json")
+    p.add_argument("--runs", type=int, default=100, help="timed runs per latency (default 100)")
+    p.add_argument("--exporter", default="auto", choices=["auto", "dynamo", "torchscript"],
+                   help="torch's ONNX exporter (default auto: torch.export, else the legacy one)")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="largest allowed |torch - ONNX| of any output (default 1e-4)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..errors import HmtlError
+
+    if args.runs < 1:
+        raise HmtlError(f"--runs: must be >= 1, got {args.runs}")
+    from ..export.pipeline import export_run
+
+    report = export_run(args.run_dir, args.out, method=args.method, seed=args.seed,
+                        waveform=args.waveform, int8=args.int8, latency=args.latency,
+                        runs=args.runs, exporter=args.exporter, tolerance=args.tolerance)
+    print(summary(report))
+    return 0
+
+
+def summary(report: dict) -> str:
+    files = ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in report["files"].items())
+    lines = [f"{report['method']} model, seed {report['seed']}, {report['input']} in: {files}"]
+    for name, p in report["parity"].items():
+        lines.append(f"max |torch - {name}|: {p['max']:.2e}")
+    acc = report.get("accuracy")
+    if acc:
+        cols = [k for k in ("torch", "onnx", "onnx_int8") if k in acc]
+        lines.append(f"test accuracy ({acc['clips']} clips): task " + " ".join(cols))
+        for t in acc["torch"]:
+            lines.append(f"  {t}: " + " ".join(f"{acc[c][t]:.4f}" for c in cols))
+    for name, m in report.get("latency", {}).get("methods", {}).items():
+        lines.append(f"latency {name}: {m['latency_ms']:.3f} ms, {m['onnx_bytes']:,} bytes")
+    out = report.get("out")
+    if out:
+        lines.append(f"export: {out}")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""`hmtl export`: the final tree of a run as ONNX, checked against torch, optionally int8, with
+latency and size of the compared methods. Writes OUT/model.onnx, OUT/model.int8.onnx and
+OUT/export.json; with latency, OUT/latency/<method>.onnx and the run's results.json gains
+`latency_ms` and `onnx_bytes` per method."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..errors import HmtlError
+from ..utils.io import atomic_write_json, read_json
+from ..utils.progress import say
+from .load import EXPORTABLE, Run, load_model, load_run, load_single
+from .onnx_export import export_onnx, output_names
+
+LATENCY_METHODS = ("independent", "flat", "hierarchical")
+
+
+def metadata(run: Run, info: dict, waveform: bool) -> dict:
+    """What `hmtl predict` needs to use the file on its own, embedded in it."""
+    feats = run.cfg.features
+    logits, probs = output_names(run.tasks)
+    return {"input": "waveform" if waveform else "features",
+            "length": feats.num_samples if waveform else run.frames,
+            "tasks": run.tasks, "classes": run.classes, "frames": run.frames,
+            "sample_rate": feats.sample_rate, "duration": feats.duration,
+            "features": dataclasses.asdict(feats),
+            "outputs": {"logits": dict(zip(run.tasks, logits)),
+                        "probs": dict(zip(run.tasks, probs))},
+            "method": info["method"], "seed": info["seed"], "trainings": info["trainings"]}
+
+
+def _versions() -> dict:
+    import onnxruntime
+    import torch
+
+    from .. import __version__
+
+    return {"hmtl": __version__, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+def export_run(run_dir: str | Path, out: str | Path | None = None, method: str = "hierarchical",
+               seed: int | None = None, waveform: bool = False, int8: bool = False,
+               latency: bool = False, runs: int = 100, exporter: str = "auto",
+               tolerance: float = 1e-4) -> dict:
+    from .check import accuracy_on_test_split, parity, require_parity
+    from .latency import onnx_bytes
+    from .runtime import session
+
+    run = load_run(run_dir)
+    if method not in EXPORTABLE:
+        raise HmtlError(f"--method: one of {', '.join(EXPORTABLE)}, got '{method}'")
+    out = Path(out) if out is not None else run.dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    model, info = load_model(run, method, seed)
+    path = out / "model.onnx"
+    say(f"export: {method} model (seed {info['seed']}) -> {path}")
+    used = export_onnx(model, run.cfg.features, run.frames, path, waveform,
+                       metadata(run, info, waveform), exporter)
+    sessions = {"onnx": session(path)}
+    report: dict = {
+        "run": str(run.dir), "out": str(out), "method": method, "seed": info["seed"],
+        "trainings": info["trainings"], "tree": model.spec.to_json(),
+        "input": "waveform" if waveform else "features",
+        "input_shape": ["batch", "samples"] if waveform else ["batch", run.cfg.features.channels,
+                                                              "time"],
+        "trained_length": run.cfg.features.num_samples if waveform else run.frames,
+        "outputs": dict(zip(("logits", "probs"), output_names(run.tasks))),
+        "exporter": used, "versions": _versions(), "tolerance": tolerance,
+        "files": {"model.onnx": onnx_bytes(path)},
+    }
+    report["parity"] = {"onnx": parity(run, model, sessions["onnx"], waveform)}
+    try:
+        require_parity(report["parity"]["onnx"], str(path), tolerance)
+    except HmtlError as e:     # keep it for a look, under a name nobody deploys by mistake
+        path.replace(out / "model.rejected.onnx")
+        raise HmtlError(f"{e} (kept as {out / 'model.rejected.onnx'})") from None
+    if int8:
+        from .quantize import quantize_int8
+
+        qpath = out / "model.int8.onnx"
+        report["quantization"] = quantize_int8(path, qpath)
+        report["files"]["model.int8.onnx"] = onnx_bytes(qpath)
+        sizes = report["files"]
+        report["int8_size_ratio"] = sizes["model.int8.onnx"] / sizes["model.onnx"]
+        sessions["onnx_int8"] = session(qpath)
+        report["parity"]["onnx_int8"] = parity(run, model, sessions["onnx_int8"], waveform)
+    try:
+        acc = accuracy_on_test_split(run, model, sessions, waveform)
+        acc["recorded"] = {t: m.get("accuracy") for t, m in info["test"].items()}
+        report["accuracy"] = acc
+    except HmtlError as e:     # e.g. --waveform and the test clips' audio is gone
+        report["accuracy"] = None
+        report["accuracy_note"] = str(e)
+    if latency:
+        report["latency"] = method_latencies(run, out, waveform, seed, runs, exporter,
+                                             int8_model=out / "model.int8.onnx" if int8 else None)
+        update_results(run, report["latency"]["methods"])
+    atomic_write_json(out / "export.json", report)
+    return report
+
+
+def method_latencies(run: Run, out: Path, waveform: bool, seed: int | None, runs: int,
+                     exporter: str, int8_model: Path | None = None) -> dict:
+    """Latency and size of the float ONNX graph of each compared method. The independent
+    method is ONE graph holding every task's stage-1 model side by side (one session, one
+    input, like the others); the sum over separate per-task files is reported next to it."""
+    from .latency import measure_latency, onnx_bytes
+
+    folder = out / "latency"
+    methods: dict = {}
+    for name in LATENCY_METHODS:
+        if name != "independent" and name not in run.results.get("methods", {}):
+            continue
+        model, info = load_model(run, name, seed)
+        path = folder / f"{name}.onnx"
+        export_onnx(model, run.cfg.features, run.frames, path, waveform,
+                    metadata(run, info, waveform), exporter)
+        lat = measure_latency(path, runs=runs)
+        methods[name] = {"latency_ms": lat["median_ms"], "p90_ms": lat["p90_ms"],
+                         "onnx_bytes": onnx_bytes(path), "file": str(path.relative_to(out)),
+                         "seed": info["seed"]}
+    separate = {"latency_ms": 0.0, "onnx_bytes": 0, "files": []}
+    for task in run.tasks:
+        single, info = load_single(run, task, seed)
+        path = folder / f"independent_{_safe(task)}.onnx"
+        meta = metadata(run, info, waveform)
+        meta.update(tasks=[task], classes={task: run.classes[task]})
+        export_onnx(single, run.cfg.features, run.frames, path, waveform, meta, exporter)
+        separate["latency_ms"] += measure_latency(path, runs=runs)["median_ms"]
+        separate["onnx_bytes"] += onnx_bytes(path)
+        separate["files"].append(str(path.relative_to(out)))
+    result = {"settings": {"runtime": "onnxruntime CPU", "batch": 1, "intra_op_threads": 1,
+                           "statistic": f"median of {runs} runs after 10 warm-up runs",
+                           "input": "waveform" if waveform else "features",
+                           "precision": "float32"},
+              "methods": methods, "independent_separate_files": separate}
+    if int8_model is not None:
+        lat = measure_latency(int8_model, runs=runs)
+        result["model.int8.onnx"] = {"latency_ms": lat["median_ms"], "p90_ms": lat["p90_ms"],
+                                     "onnx_bytes": onnx_bytes(int8_model)}
+    return result
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def update_results(run: Run, methods: dict) -> None:
+    """Add latency_ms and onnx_bytes to each measured method of the run's results.json, read
+    again just before writing so that nothing written meanwhile is lost."""
+    path = run.dir / "results.json"
+    results = read_json(path)
+    for name, m in methods.items():
+        entry = results.get("methods", {}).get(name)
+        if entry is not None:
+            entry["latency_ms"] = round(m["latency_ms"], 4)
+            entry["onnx_bytes"] = int(m["onnx_bytes"])
+    atomic_write_json(path, results)

@@ -1,0 +1,284 @@
+"""hmtl export / hmtl predict: ONNX parity with torch (features in and waveform in), int8,
+latency, and prediction on files of any length, on one tiny run trained once per module."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from hmtl.cli.main import main as hmtl  # noqa: E402
+from hmtl.errors import HmtlError  # noqa: E402
+from hmtl.testing import tiny_config, tiny_corpus, write_wav  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished tiny run (2 tasks, 1 seed): stage 1, pairs, tree, flat."""
+    from hmtl.search.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("export-run")
+    with pytest.MonkeyPatch.context() as mp:    # module scope: conftest's cache fixture is not on
+        mp.setenv("HMTL_CACHE", str(root / "cache"))
+        mp.setenv("HMTL_PROGRESS", "0")
+        cfg = tiny_config(tiny_corpus(root / "corpus", clips=64), train={"epochs": 1})
+        run_pipeline(cfg, root / "run", verbose=False)
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    """`hmtl export RUN --int8` with the default exporter (torch.export); the other exports of
+    this file use the legacy TorchScript exporter, ten times faster. Returns (out dir,
+    export.json)."""
+    out = tmp_path_factory.mktemp("export-out")
+    assert hmtl(["export", str(run_dir), "--int8", "--out", str(out)]) == 0
+    return out, json.loads((out / "export.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def clips(run_dir, tmp_path_factory):
+    """A clip of exactly the model's window, a long one (several windows), a short one, and
+    broken ones."""
+    from hmtl.export.check import load_wave
+    from hmtl.export.load import load_run
+
+    run = load_run(run_dir)
+    feats = run.cfg.features
+    src = sorted((run_dir.parent / "corpus" / "clips").glob("*.wav"))
+    waves = [load_wave(p, feats) for p in src[:5]]
+    folder = tmp_path_factory.mktemp("clips")
+    files = {"window": src[0],
+             "long": write_wav(folder / "long.wav", np.concatenate(waves), feats.sample_rate),
+             "short": write_wav(folder / "short.wav", waves[1][: feats.num_samples // 3],
+                                feats.sample_rate),
+             "corrupt": folder / "corrupt.wav", "empty": folder / "empty.wav",
+             "missing": folder / "missing.wav"}
+    files["corrupt"].write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    files["empty"].write_bytes(b"")
+    return files
+
+
+# ----------------------------------------------------------------------------- export
+
+@pytest.mark.parametrize("n_fft, win, hop", [(256, 200, 80), (512, 400, 160), (128, 128, 64),
+                                              (255, 200, 100)])
+def test_conv_stft_equals_torch_stft(n_fft, win, hop):
+    from hmtl.export.stft import ConvSTFT
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(8000) / 8000
+    wave = torch.stack([torch.randn(8000, generator=g),
+                        torch.sin(2 * torch.pi * 440 * t) + 0.01 * torch.randn(8000, generator=g)])
+    ref = torch.stft(wave, n_fft, hop, win, torch.hann_window(win), center=True,
+                     pad_mode="constant", return_complex=True)
+    real, imag = ConvSTFT(n_fft, hop, win).spectrum(wave)
+    assert real.shape == ref.real.shape
+    assert (real - ref.real).abs().max() < 1e-4 and (imag - ref.imag).abs().max() < 1e-4
+
+
+def test_conv_logmel_equals_logmel():
+    from hmtl.config import FeatureConfig
+    from hmtl.data.frontend import build_frontend
+    from hmtl.export.stft import export_frontend
+
+    wave = 0.1 * torch.randn(3, 4000, generator=torch.Generator().manual_seed(1))
+    for kind in ("logmel", "mfcc"):
+        cfg = FeatureConfig(kind=kind, sample_rate=8000, n_fft=256, win_length=200, hop_length=80,
+                            n_mels=24, n_mfcc=13)
+        diff = (build_frontend(cfg)(wave) - export_frontend(cfg)(wave)).abs().max()
+        assert diff < 1e-3     # dB; the model's outputs are held to 1e-4 end to end below
+
+
+def test_export_features_parity_and_accuracy(exported, run_dir):
+    out, report = exported
+    try:
+        import onnxscript  # noqa: F401  (torch.export's ONNX exporter needs it)
+        assert report["exporter"] == "dynamo"
+    except ImportError:
+        assert report["exporter"] == "torchscript"
+    parity = report["parity"]["onnx"]
+    assert parity["max"] <= 1e-4
+    assert parity["real_clips"] > 0 and {"random", "random_other_length", "real"} <= set(parity)
+    acc = report["accuracy"]
+    for task in ("vowel", "pitch"):
+        assert acc["torch"][task] == pytest.approx(acc["recorded"][task])     # same model
+        assert acc["onnx"][task] == pytest.approx(acc["torch"][task])
+        assert 0 <= acc["onnx_int8"][task] <= 1
+    assert report["files"]["model.onnx"] == (out / "model.onnx").stat().st_size
+
+    from hmtl.export.onnx_export import read_metadata
+    from hmtl.export.runtime import session
+
+    meta = read_metadata(out / "model.onnx")
+    assert meta["tasks"] == ["vowel", "pitch"] and meta["input"] == "features"
+    names = [o.name for o in session(out / "model.onnx").get_outputs()]
+    assert names == ["logits_vowel", "logits_pitch", "probs_vowel", "probs_pitch"]
+    shape = session(out / "model.onnx").get_inputs()[0].shape
+    assert isinstance(shape[0], str) and isinstance(shape[2], str)       # dynamic batch, time
+
+
+def test_export_waveform_parity(run_dir, tmp_path):
+    from hmtl.export.pipeline import export_run
+
+    report = export_run(run_dir, tmp_path, waveform=True, int8=True, exporter="torchscript")
+    assert report["input"] == "waveform"
+    assert report["parity"]["onnx"]["max"] <= 1e-4
+    assert report["parity"]["onnx"]["real_clips"] > 0         # real audio, decoded
+    assert report["quantization"]["float_nodes_kept"] >= 2    # the STFT and mel filters
+
+
+def test_int8_file_size(exported, tmp_path):
+    """The tiny model's file is mostly graph, not weights, so its ratio is only checked to
+    shrink; with 64-channel blocks the int8 file is under 40 % of the float one."""
+    from hmtl.config import FeatureConfig, ModelConfig
+    from hmtl.export.onnx_export import export_onnx
+    from hmtl.export.quantize import quantize_int8
+    from hmtl.models import TreeSpec, build_model
+
+    assert exported[1]["files"]["model.int8.onnx"] < exported[1]["files"]["model.onnx"]
+    feats = FeatureConfig(sample_rate=8000, duration=0.5, n_fft=256, win_length=200,
+                          hop_length=80, n_mels=24)
+    spec = TreeSpec.from_json(["a", "b"], [[["a", "b"]], [["a"], ["b"]]])
+    model = build_model(spec, ModelConfig(blocks=2, widths=[64, 64]), {"a": 3, "b": 5},
+                        feats.channels, feats.num_frames)
+    export_onnx(model, feats, feats.num_frames, tmp_path / "m.onnx", exporter="torchscript")
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "m8.onnx")
+    ratio = (tmp_path / "m8.onnx").stat().st_size / (tmp_path / "m.onnx").stat().st_size
+    assert ratio < 0.4
+
+
+def test_parity_failure_is_an_error():
+    from hmtl.export.check import require_parity
+
+    with pytest.raises(HmtlError, match="differs from torch by 2.00e-03 on real"):
+        require_parity({"random": 1e-6, "real": 2e-3, "max": 2e-3}, "m.onnx")
+
+
+def test_export_above_tolerance_fails_and_keeps_no_model_onnx(run_dir, tmp_path):
+    from hmtl.export.pipeline import export_run
+
+    with pytest.raises(HmtlError, match="differs from torch"):
+        export_run(run_dir, tmp_path, tolerance=-1.0, exporter="torchscript")
+    assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.rejected.onnx").exists()
+
+
+def test_bad_run_folder_exits_2(tmp_path, capsys):
+    assert hmtl(["export", str(tmp_path)]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+
+
+def test_missing_extra_says_how_to_install(monkeypatch):
+    from hmtl.export.deps import need
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(HmtlError, match=r"hmtl\[export\]"):
+        need("onnxruntime")
+
+
+def test_help_imports_no_onnx():
+    code = ("import sys, hmtl.cli.main as m; m.build_parser(); "
+            "print(sorted(k for k in ('torch', 'onnx', 'onnxruntime') if k in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- latency
+
+def test_latency(exported, run_dir, tmp_path):
+    from hmtl.export.latency import measure_latency
+    from hmtl.export.pipeline import export_run
+
+    lat = measure_latency(exported[0] / "model.onnx", runs=5, warmup=1)
+    assert lat["median_ms"] > 0 and lat["input_shape"][0] == 1
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    report = export_run(run, tmp_path / "out", latency=True, runs=3, exporter="torchscript")
+    methods = report["latency"]["methods"]
+    assert set(methods) == {"independent", "flat", "hierarchical"}
+    results = json.loads((run / "results.json").read_text())
+    for name, entry in results["methods"].items():
+        assert entry["latency_ms"] > 0 and entry["onnx_bytes"] > 0
+        assert entry["onnx_bytes"] == methods[name]["onnx_bytes"]
+    assert report["latency"]["independent_separate_files"]["latency_ms"] > 0
+
+
+# ----------------------------------------------------------------------------- predict
+
+def check_line(line: dict, classes: dict) -> None:
+    assert set(line) == {"file"} | set(classes)
+    for task, names in classes.items():
+        assert line[task]["label"] in names and 0 <= line[task]["probability"] <= 1
+
+
+@pytest.mark.parametrize("model", ["run", "onnx"])
+def test_predict_schema(model, run_dir, exported, clips, capsys):
+    from hmtl.export.load import load_run
+
+    classes = load_run(run_dir).classes
+    target = run_dir if model == "run" else exported[0] / "model.onnx"
+    files = [clips["window"], clips["long"], clips["short"]]
+    assert hmtl(["predict", str(target)] + [str(f) for f in files]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["file"] for x in lines] == [str(f) for f in files]
+    for line in lines:
+        check_line(line, classes)
+
+
+def test_predict_run_and_onnx_agree(run_dir, exported, clips):
+    from hmtl.export.predict import open_model, predict_file
+
+    a = predict_file(open_model(run_dir), clips["long"])
+    b = predict_file(open_model(exported[0] / "model.onnx"), clips["long"])
+    for task in ("vowel", "pitch"):
+        assert a[task]["label"] == b[task]["label"]
+        assert a[task]["probability"] == pytest.approx(b[task]["probability"], abs=1e-4)
+
+
+def test_long_clip_averages_windows_and_short_clip_is_padded(exported, clips):
+    from hmtl.data.audio import fix_length
+    from hmtl.export.predict import open_model, predict_wave, read_audio, window_starts
+
+    p = open_model(exported[0] / "model.onnx")
+    n = p.features.num_samples
+    wave = read_audio(clips["long"], p.features.sample_rate)
+    probs, count = predict_wave(p, wave, batch=3)       # batches of windows: same mean
+    starts = window_starts(len(wave), n)
+    assert count == len(starts) >= 5 and starts[1] == n // 2 and starts[-1] == len(wave) - n
+    each = p.probabilities(np.stack([wave[s:s + n] for s in starts]))
+    for task in p.tasks:
+        assert np.allclose(probs[task], each[task].mean(axis=0), atol=1e-6)
+
+    short = read_audio(clips["short"], p.features.sample_rate)
+    probs, count = predict_wave(p, short)
+    once = p.probabilities(fix_length(short, n, "center")[None])
+    assert count == 1
+    for task in p.tasks:
+        assert np.allclose(probs[task], once[task][0], atol=1e-6)
+
+
+def test_predict_bad_files_keep_going_and_exit_2(exported, clips, capsys):
+    names = ["window", "corrupt", "empty", "missing", "short"]
+    code = hmtl(["predict", str(exported[0] / "model.onnx")] + [str(clips[n]) for n in names])
+    captured = capsys.readouterr()
+    lines = [json.loads(x) for x in captured.out.splitlines()]
+    assert code == 2 and len(lines) == 5
+    assert [("error" in x) for x in lines] == [False, True, True, True, False]
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 3
+    for name, err in zip(["corrupt", "empty", "missing"], errors):
+        assert err.startswith("hmtl: error: ") and str(clips[name]) in err
+
+
+def test_predict_bad_model_exits_2(tmp_path, clips, capsys):
+    fake = tmp_path / "fake.onnx"
+    fake.write_bytes(b"not onnx")
+    assert hmtl(["predict", str(fake), str(clips["window"])]) == 2
+    assert str(fake) in capsys.readouterr().err
