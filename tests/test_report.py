@@ -153,3 +153,12 @@ def test_page_renders_in_headless_chromium(tmp_path, full_report):
                         "--window-size=1280,4000", path.resolve().as_uri()],
                        capture_output=True, text=True, timeout=120)
     assert png.is_file() and png.stat().st_size > 50_000, r.stderr[-2000:]
+
+
+def test_latency_and_size_appear_when_exported(tmp_path):
+    folder = run_folder(tmp_path)
+    results = json.loads((folder / "results.json").read_text())
+    results["methods"]["hierarchical"].update({"latency_ms": 0.262, "onnx_bytes": 632705})
+    (folder / "results.json").write_text(json.dumps(results))
+    page = write_report(folder).read_text()
+    assert "latency" in page and "0.262" in page and ">633<" in page

@@ -20,12 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch threads per training (default: all cores, or a fair share of "
                         "them per worker); equal counts give bitwise-equal results")
     p.add_argument("--quiet", action="store_true", help="no line per training")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also a progress bar over each training's epochs (on a terminal)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..search.pipeline import run_pipeline
 
+    import os
+
+    if args.verbose:
+        os.environ["HMTL_EPOCH_BARS"] = "1"
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     results = run_pipeline(cfg, out, until=args.until, executor=args.executor,

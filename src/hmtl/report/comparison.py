@@ -25,7 +25,9 @@ def methods_section(info: RunInfo) -> str:
                  for e in methods.values())
     def unit(label: str, u: str) -> str:
         return f'{label}<br><span class="unit">{u}</span>'
+    deployed = any("latency_ms" in e or "onnx_bytes" in e for e in methods.values())
     head = ["method", "params"] + (["non-zero"] if pruned else []) + ["reduction", "MACs"] + \
+           ([unit("latency", "ms"), unit("ONNX", "kB")] if deployed else []) + \
            [unit(escape(t), "acc %") for t in tasks] + \
            [unit("mean drop", "pts"), unit("max drop", "pts"), unit("Δm", "%")]
     colors = method_colors(info)
@@ -38,6 +40,9 @@ def methods_section(info: RunInfo) -> str:
         if pruned:
             row.append(num(e.get("nonzero_params", e.get("params"))))
         row += [f"{100 * cmp['param_reduction']:.1f} %" if cmp else "—", mega(e.get("macs"))]
+        if deployed:  # from `hmtl export --latency`: onnxruntime, batch 1, one thread
+            row += [f"{e['latency_ms']:.3f}" if "latency_ms" in e else "—",
+                    f"{e['onnx_bytes'] / 1000:.0f}" if "onnx_bytes" in e else "—"]
         for t in tasks:
             m = (e.get("metrics") or {}).get(t, {})
             row.append(pm(m.get("accuracy"), m.get("accuracy_std"), stacked=True))
@@ -53,7 +58,9 @@ def methods_section(info: RunInfo) -> str:
              f"the independent models in accuracy points (positive = worse; red above the "
              f"{100 * tol:.0f}-point tolerance, green when better). Reduction is relative to the "
              "independent models' parameters; MACs are dense multiply-accumulates per clip; Δm is "
-             "the mean relative change over tasks.")
+             "the mean relative change over tasks." +
+             (" Latency: onnxruntime on the CPU, batch 1, one thread, median (hmtl export "
+              "--latency)." if deployed else ""))
     body = table(head, rows, "methods", row_cls)
     f1_rows = [[escape(name)] + [pm((e.get("metrics") or {}).get(t, {}).get("macro_f1"),
                                     (e.get("metrics") or {}).get(t, {}).get("macro_f1_std"))

@@ -19,6 +19,7 @@ from ..config import ModelConfig, TrainConfig
 from ..data.dataset import Dataset
 from ..models import TreeSpec, build_model
 from ..utils.io import atomic_write_bytes, atomic_write_json, read_json, stable_hash
+from ..utils.progress import bar, epoch_bars_wanted
 from .batches import train_batches
 from .loop import fit
 from .multitask import MultiTaskLoss, evaluate
@@ -133,12 +134,21 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[d
         return sum(metrics[t]["accuracy"] for t in tasks) / len(tasks)
 
     steps = max(1, -(-len(train_idx) // job.train.batch_size))
+    epoch_bar = None
+    if on_epoch is None and epoch_bars_wanted():
+        epoch_bar = bar(job.train.epochs, desc=job.tag or "training", unit="epoch")
+
+        def on_epoch(record):
+            epoch_bar.update(1)
+            epoch_bar.set_postfix_str(f"loss {record['loss']:.3f} val {record['score']:.3f}")
     start = time.perf_counter()
     runner = Autocast(model, job.train, device) if job.train.precision == "bf16" else model
     result = fit(runner, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
                                                      data.frames, generator),
                  loss_fn, score, job.train, steps, on_epoch=on_epoch)
     seconds = time.perf_counter() - start
+    if epoch_bar is not None:
+        epoch_bar.close()
     params, macs = model.cost()
     record = {
         "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),

@@ -18,6 +18,11 @@ def bars_enabled() -> bool:
     return sys.stderr.isatty()
 
 
+def epoch_bars_wanted() -> bool:
+    """A bar over each training's epochs: `hmtl run --verbose` (inherited by worker processes)."""
+    return os.environ.get("HMTL_EPOCH_BARS") == "1" and bars_enabled()
+
+
 def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
              unit: str = "it") -> Iterable[T]:
     if not bars_enabled():
