@@ -55,7 +55,9 @@ def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:
                           for t in tasks if ref[t] > 0) / len(tasks)
     return {"drops": drops, "mean_drop": sum(drops.values()) / len(tasks),
             "mean_drop_std": spread, "max_drop": max(drops.values()),
-            "param_reduction": 1.0 - entry["params"] / reference["params"],
+            # pruned methods count their non-zero weights (dense methods: the same number)
+            "param_reduction": 1.0 - entry.get("nonzero_params", entry["params"])
+            / reference.get("nonzero_params", reference["params"]),
             "delta_m": delta_m}
 
 
@@ -78,16 +80,20 @@ def markdown(results: dict) -> str:
     tasks = results["tasks"]
     methods = results["methods"]
     seeds = len(results["seeds"])
-    head = ["method", "params", "reduction", "MACs"] + [f"{t} acc %" for t in tasks] + \
+    pruned = any(e.get("nonzero_params", e["params"]) != e["params"] for e in methods.values())
+    head = ["method", "params"] + (["non-zero"] if pruned else []) + ["reduction", "MACs"] + \
+           [f"{t} acc %" for t in tasks] + \
            ["mean drop (pts)", "max drop (pts)", "Δm %"]
     lines = [f"Test accuracy, mean ± std over {seeds} seed(s). Drops are against the independent "
              "models (positive = worse), in accuracy points.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, e in methods.items():
         cmp = e.get("vs_independent", {})
-        row = [name, f"{e['params']:,}",
-               f"{100 * cmp['param_reduction']:.1f} %" if cmp else "",
-               f"{e['macs'] / 1e6:.2f} M"]
+        row = [name, f"{e['params']:,}"]
+        if pruned:
+            row.append(f"{e.get('nonzero_params', e['params']):,}")
+        row += [f"{100 * cmp['param_reduction']:.1f} %" if cmp else "",
+                f"{e['macs'] / 1e6:.2f} M"]
         row += [_pm(e["metrics"][t]["accuracy"], e["metrics"][t]["accuracy_std"]) for t in tasks]
         row += [_pm(cmp["mean_drop"], cmp["mean_drop_std"]) if cmp else "",
                 f"{100 * cmp['max_drop']:.1f}" if cmp else "",

@@ -49,3 +49,6 @@ def flat(ctx: Context, state: SearchState) -> dict:
 @register_method("hierarchical")
 def hierarchical(ctx: Context, state: SearchState) -> dict:
     return tree_method(state.final_records, ctx.tasks)
+
+
+from .. import baselines  # noqa: E402,F401  (the baselines register themselves)

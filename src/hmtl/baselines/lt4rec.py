@@ -1,0 +1,306 @@
+"""`lt4rec`: sparse sharing (Sun et al., AAAI 2020; LT4REC, Xiao et al. 2020).
+
+One flat network from a common initialisation θ0; one binary mask per task from iterative
+magnitude pruning of that network trained on the task alone; then joint training in which each
+step takes a batch of one task (tasks in turn, clips labelled for it), uses only that task's
+mask and updates only the weights inside it.
+
+- Common initialisation: the flat model and every single-task model built from one seed have
+  the same blocks (blocks are created before heads), so the per-task IMP is `pruning.Imp` on
+  the single-task models: round 0 is stage 1, and rounds whose masks equal LTH's are LTH's very
+  jobs (same identity), trained once for both. Joint training starts from θ0 (also when the IMP
+  rewinds to an epoch).
+- Size: non-zero params = the union of the task masks + heads and norms. IMP goes on until that
+  is within the target (default: the hierarchical model's); the last round prunes the least
+  common fraction that fits. When the dense flat network already fits, the masks are complete.
+- Exact restriction of the updates: every task has its own AdamW (its own moments, steps and
+  schedule) over the trunk and its own head; after its step, the masked weights outside its
+  mask are copied back, which undoes the weight decay (the only thing that moves them: their
+  gradient is exactly 0, so their moments in that optimizer stay 0). Other heads are in no
+  other task's optimizer. Norms are shared and updated by every task, like the trunk in flat."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig
+from ..data.dataset import Dataset
+from ..errors import HmtlError
+from ..models import TreeModel, TreeSpec, build_model
+from ..results import tree_method
+from ..search.context import Context
+from ..search.methods import SearchState, register_method
+from ..training.batches import train_batches
+from ..training.job import TrainJob, autocast, on_device, resolve_device, seed_everything
+from ..training.loop import make_optimizer, make_schedule
+from ..training.multitask import MultiTaskLoss, evaluate
+from .common import plain_model, target_params
+from .masks import (Masks, alive_count, apply_masks, apply_task_masks, originals, plain_state,
+                    save_masks, sparsity_report, tensors_hash)
+from .pruning import Imp, job_fields, prune_by_magnitude, round_count
+
+
+def union_size(masks: dict[str, Masks]) -> tuple[int, int]:
+    """(weights kept by at least one task, prunable weights the masks cover)."""
+    kept = covered = 0
+    for name in dict.fromkeys(n for m in masks.values() for n in m):
+        ms = [m[name] for m in masks.values() if name in m]
+        union = torch.stack(ms).any(dim=0)
+        kept += int(union.sum())
+        covered += union.numel()
+    return kept, covered
+
+
+class SparseSharing:
+    """The per-task optimisers and the one-task step of sparse sharing on a flat TreeModel."""
+
+    def __init__(self, model: TreeModel, masks: dict[str, Masks], weights: dict[str, float],
+                 cfg: TrainConfig, steps: dict[str, int]):
+        self.model, self.cfg, self.tasks = model, cfg, list(model.tasks)
+        shared = [n for n in masks[self.tasks[0]] if all(n in masks[t] for t in self.tasks)]
+        self.switches = apply_task_masks(model, [{n: masks[t][n] for n in shared}
+                                                 for t in self.tasks])
+        for t in self.tasks:                               # a pruned head has its own mask only
+            apply_masks(model, {n: m for n, m in masks[t].items() if n not in shared})
+        orig = originals(model)
+        self.keep = {t: [(orig[n], m.to(orig[n].device).bool()) for n, m in masks[t].items()]
+                     for t in self.tasks}
+        trunk = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
+        self.groups = {t: trunk + list(model.heads[t].parameters()) for t in self.tasks}
+        self.opts = {t: make_optimizer(g, cfg) for t, g in self.groups.items()}
+        self.scheds = {t: make_schedule(self.opts[t], cfg, steps[t]) for t in self.tasks}
+        self.losses = {t: MultiTaskLoss([t], {t: weights.get(t, 1.0)}) for t in self.tasks}
+
+    def select(self, task: str) -> None:
+        for s in self.switches:
+            s.active = self.tasks.index(task)
+
+    def step(self, task: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step on a batch of `task` (y: its labels, (B, 1)): its mask, its optimiser."""
+        self.select(task)
+        with autocast(self.cfg, x.device):
+            out = self.model(x)[task].float()
+        loss = self.losses[task]({task: out}, y)
+        self.model.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.groups[task], self.cfg.grad_clip)
+        before = [p.detach().clone() for p, _ in self.keep[task]]
+        self.opts[task].step()
+        self.scheds[task].step()
+        with torch.no_grad():
+            for (p, inside), old in zip(self.keep[task], before):
+                p.copy_(torch.where(inside, p, old))        # outside the mask: bit-identical
+        return loss.detach()
+
+    def view(self, task: str) -> nn.Module:
+        return _TaskView(self, task)
+
+    def union_state(self) -> dict:
+        """A plain state dict whose masked weights are kept where any task's mask keeps them."""
+        state = plain_state(self.model)
+        for name, p in originals(self.model).items():
+            inside = torch.stack([m for t in self.tasks for q, m in self.keep[t] if q is p]).any(0)
+            state[name] = (p.detach() * inside).cpu()
+        return state
+
+
+class _TaskView(nn.Module):
+    """The network as task `task` sees it: its mask, its head only."""
+
+    def __init__(self, ss: SparseSharing, task: str):
+        super().__init__()
+        self.ss, self.task, self.model = ss, task, ss.model
+
+    def forward(self, x):
+        self.ss.select(self.task)
+        with autocast(self.ss.cfg, x.device):
+            return {self.task: self.model(x)[self.task].float()}
+
+
+def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, dict]:
+    device = resolve_device(job.train.device)
+    tasks = list(job.spec.tasks)
+    col = {t: data.tasks.index(t) for t in tasks}
+    x, y_all = on_device(data, device)
+    train = data.indices("train").to(device)
+    val_idx, test_idx = data.indices("val").to(device), data.indices("test").to(device)
+    rows = {t: train[y_all[train, col[t]] >= 0] for t in tasks}
+    ys = {t: y_all[:, [col[t]]] for t in tasks}
+
+    seed_everything(job.seed)                        # θ0: the flat model's initial weights
+    model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
+                        data.x.shape[1], data.frames)
+    model.set_input_stats(data.mean, data.std)
+    model.to(device)
+    masks = {t: dict(m) for t, m in job.masks}
+    bs = job.train.batch_size
+    ss = SparseSharing(model, masks, dict(job.weights), job.train,
+                       {t: max(1, -(-len(rows[t]) // bs)) for t in tasks})
+    generator = torch.Generator(device=device)
+    generator.manual_seed(job.seed + 1)
+
+    def scores(index) -> dict:
+        return {t: evaluate(ss.view(t), x, ys[t], index, [t], data.frames)[t] for t in tasks}
+
+    best_score, best_epoch, best_state, epoch = -math.inf, 0, None, 0
+    begin = time.perf_counter()
+    for epoch in range(1, job.train.epochs + 1):
+        model.train()
+        batches = {t: iter(train_batches(x, ys[t], rows[t], bs, data.frames, generator))
+                   for t in tasks}
+        active = [t for t in tasks if len(rows[t])]
+        while active:                                 # tasks in turn until all are through
+            for t in list(active):
+                batch = next(batches[t], None)
+                if batch is None:
+                    active.remove(t)
+                    continue
+                ss.step(t, *batch)
+        model.eval()
+        val = scores(val_idx)
+        score = sum(v["accuracy"] for v in val.values()) / len(tasks)
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= job.train.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    seconds = time.perf_counter() - begin
+    params, macs = model.cost()
+    kept, covered = union_size(masks)
+    record = {
+        "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
+        "seed": job.seed, "params": params, "nonzero_params": params - covered + kept,
+        "macs": macs, "val": scores(val_idx), "test": scores(test_idx),
+        "best_epoch": best_epoch, "epochs": epoch, "seconds": round(seconds, 3),
+        "device": str(device),
+        "masks": {t: alive_count(m) for t, m in masks.items()}, "union": kept,
+    }
+    return record, ss.union_state()
+
+
+@dataclass(frozen=True)
+class SparseSharingJob(TrainJob):
+    """Joint sparse-sharing training of a flat spec with one mask per task."""
+
+    masks: tuple = field(default=(), compare=False, repr=False)   # ((task, ((name, tensor), …)), …)
+
+    packable = False
+
+    def identity(self) -> dict:
+        return {**super().identity(),
+                "sparse_sharing": {"masks": {t: tensors_hash(m) for t, m in self.masks}}}
+
+    def execute(self, data: Dataset) -> tuple[dict, dict]:
+        return train_sparse_sharing(self, data)
+
+
+# ----------------------------------------------------------------------------- the method
+
+def check_common_init(ctx: Context, flat: TreeSpec) -> None:
+    """The single-task models' blocks must be the flat model's at initialisation."""
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(0)
+        a = plain_model(ctx, flat).state_dict()
+        seed_everything(0)
+        b = plain_model(ctx, TreeSpec.single(ctx.tasks[-1], ctx.depth)).state_dict()
+    if any(not torch.equal(a[k], b[k]) for k in a if k.startswith("blocks.")):
+        raise HmtlError("lt4rec: the single-task and flat models do not share their initial "
+                        "blocks; sparse sharing needs a common initialisation")
+
+
+def _least_pruning(imp: Imp, current: dict, masks: dict, seed: int, fits, full: dict) -> dict:
+    """Per task, the smallest common fraction f ≤ rate of its remaining weights whose pruning
+    makes the union fit (bisection; the union only shrinks as f grows). `full` (a whole round,
+    known to fit) is the fallback."""
+    tasks = imp.ctx.tasks
+    states = {t: imp.ctx.store.load_state(current[(t, seed)][0]) for t in tasks}
+    alive = {t: alive_count(masks[(t, seed)]) for t in tasks}
+
+    def at(f: float) -> dict:
+        return {t: prune_by_magnitude(states[t], masks[(t, seed)],
+                                      min(alive[t] - 1, int(math.floor(f * alive[t] + 0.5))))
+                for t in tasks}
+
+    lo, hi = 0.0, imp.rate
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if fits(at(mid)) else (mid, hi)
+    least = at(hi)
+    return least if fits(least) else full
+
+
+@register_method("lt4rec")
+def lt4rec(ctx: Context, state: SearchState) -> dict:
+    target = target_params(ctx, state)
+    imp = Imp(ctx, "lt4rec")
+    flat = TreeSpec.flat(ctx.tasks, ctx.depth)
+    check_common_init(ctx, flat)
+    flat_params = plain_model(ctx, flat).cost()[0]
+
+    def size(by_task: dict[str, Masks]) -> int:
+        kept, covered = union_size(by_task)
+        return flat_params - covered + kept
+
+    floor_ = size({t: {n: torch.zeros_like(m) for n, m in imp.empty[t].items()}
+                   for t in ctx.tasks}) + len(ctx.tasks)
+    if target < floor_:
+        raise HmtlError(f"lt4rec: a target of {target:,} parameters is below what pruning can "
+                        f"reach ({floor_:,}); raise baselines.target_params")
+    current = imp.dense()
+    masks = {k: imp.empty[k[0]] for k in imp.keys}
+    seeds = ctx.seeds
+    rounds = {s: 0 for s in seeds}
+    done = {s: size({t: masks[(t, s)] for t in ctx.tasks}) <= target for s in seeds}
+    round_ = 0
+    while not all(done.values()):
+        round_ += 1
+        todo = {}
+        for s in (s for s in seeds if not done[s]):
+            full = {t: imp.prune(current[(t, s)][0], masks[(t, s)],
+                                 round_count(imp.rate, alive_count(masks[(t, s)])))
+                    for t in ctx.tasks}
+            rounds[s] = round_
+            if size(full) <= target:                   # the last round: prune just enough
+                last = _least_pruning(imp, current, masks, s,
+                                      lambda by_task: size(by_task) <= target, full)
+                masks.update({(t, s): last[t] for t in ctx.tasks})
+                done[s] = True
+            else:
+                masks.update({(t, s): full[t] for t in ctx.tasks})
+                todo.update({(t, s): full[t] for t in ctx.tasks})
+        if todo:
+            current.update(imp.train(round_, todo))
+
+    jobs = [SparseSharingJob(**job_fields(ctx.job(flat, s, "")), tag="lt4rec joint",
+                             masks=tuple((t, tuple(masks[(t, s)].items())) for t in ctx.tasks))
+            for s in seeds]
+    records = ctx.run(jobs, desc="lt4rec: joint training")
+    for job, s in zip(jobs, seeds):
+        folder = ctx.store.folder(job)
+        if not (folder / "masks.pt").exists():
+            by_task = {t: masks[(t, s)] for t in ctx.tasks}
+            save_masks(folder, by_task, {
+                "tasks": {t: sparsity_report(m, imp.params[t]) for t, m in by_task.items()},
+                "union": union_size(by_task)[0], "nonzero_params": size(by_task)})
+    entry = tree_method(records, ctx.tasks)
+    entry["nonzero_params"] = max(r["nonzero_params"] for r in records)
+    entry["pruning"] = {
+        "target_params": target, "rounds": [rounds[s] for s in seeds], "rate": imp.rate,
+        "rewind_epoch": imp.rewind_epoch, "prune_heads": imp.heads,
+        "masks": [r["masks"] for r in records], "union": [r["union"] for r in records],
+        "nonzero_per_seed": [r["nonzero_params"] for r in records],
+        "trainings": imp.trainings + len(jobs),
+        "note": ("the dense flat network already fits the target: complete masks"
+                 if not any(rounds.values()) else ""),
+    }
+    return entry
