@@ -32,7 +32,7 @@ def discover_tree(out: str, corpus_seed: int) -> dict:
     from hmtl.search.pipeline import run_pipeline
 
     manifest = make_corpus(Path(out) / "corpus", clips=1000, seed=corpus_seed)
-    cfg = demo_config(manifest, overrides=["train.epochs=30", "train.patience=10"])
+    cfg = demo_config(manifest)   # exactly what `hmtl demo` runs
     return run_pipeline(cfg, Path(out), until="stage2", verbose=False)
 
 
