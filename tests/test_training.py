@@ -93,3 +93,11 @@ def test_job_key_covers_what_changes_the_result(prepared):
     assert base.key != job(cfg, data, spec, epochs=7).key
     assert base.key != job(cfg, data, TreeSpec.single("vowel", 2)).key
     assert base.key == job(cfg, data, spec, device="cuda").key   # where it runs is not what it is
+
+
+def test_options_added_later_do_not_change_existing_job_keys(prepared):
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    plain = job(cfg, data, spec)
+    assert "precision" not in plain.identity()["train"]          # default: not hashed
+    assert job(cfg, data, spec, precision="bf16").key != plain.key

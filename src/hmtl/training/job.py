@@ -25,6 +25,9 @@ from .loop import fit
 from .multitask import MultiTaskLoss, evaluate
 
 JOB_FORMAT = 1
+# Training fields added after format 1 are hashed only when they differ from their default, so
+# that a new option does not orphan every finished training of existing run folders.
+LATER_TRAIN_DEFAULTS = {"precision": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class TrainJob:
         """Everything that decides the result; subclasses (e.g. baselines) add their own."""
         train = dataclasses.asdict(self.train)
         train.pop("device")  # where it ran does not change what it is
+        for name, default in LATER_TRAIN_DEFAULTS.items():
+            if train.get(name) == default:
+                train.pop(name)
         return {"format": JOB_FORMAT, "tasks": list(self.spec.tasks),
                 "spec": self.spec.to_json(), "seed": self.seed,
                 "model": dataclasses.asdict(self.model), "train": train,
