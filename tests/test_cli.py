@@ -39,3 +39,12 @@ def test_unknown_override_key(tmp_path, corpus):
     path.write_text(f"data: {{tasks: [vowel], manifest: {corpus}}}\n")
     r = hmtl("run", str(path), "train.epohcs=3")
     assert r.returncode == 2 and "train.epohcs: unknown key (did you mean 'epochs'?)" in r.stderr
+
+
+def test_overrides_may_follow_options(tmp_path, corpus):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data: {{tasks: [vowel], manifest: {corpus}}}\n")
+    r = hmtl("run", str(path), "--out", str(tmp_path / "o"), "train.epohcs=3")
+    assert r.returncode == 2 and "train.epohcs: unknown key" in r.stderr
+    r = hmtl("run", str(path), "--out", str(tmp_path / "o"), "--bogus")
+    assert r.returncode == 2 and "unrecognized arguments: --bogus" in r.stderr
