@@ -137,7 +137,9 @@ def test_sparse_sharing_step_updates_only_the_batch_tasks_mask():
     masks = {t: random_masks(model, 0.5, i) for i, t in enumerate(spec.tasks)}
     masks["a"]["heads.a.weight"] = torch.rand(3, 6) < 0.5            # a pruned head of its own
     cfg = TrainConfig(lr=0.05, weight_decay=0.3, grad_clip=1.0)
-    ss = SparseSharing(model, masks, {}, cfg, {"a": 10, "b": 10})
+    from hmtl.training.multitask import MultiTaskLoss
+
+    ss = SparseSharing(model, masks, {t: MultiTaskLoss([t]) for t in "ab"}, cfg, {"a": 10, "b": 10})
     x = torch.randn(6, 12, 20)
     ya, yb = torch.randint(0, 3, (6, 1)), torch.randint(0, 3, (6, 1))
     ss.step("b", x, yb)                     # b's step first: shared weights now have a history

@@ -120,6 +120,13 @@ def test_run_killed_again_and_again_resumes_to_the_same_results(corpus, tmp_path
     assert comparable(resumed) == comparable(json.loads((tmp_path / "ref" / "results.json").read_text()))
 
 
+def _spy(fn, flag):
+    def wrapped(*a, **k):
+        flag["on"] = True
+        return fn(*a, **k)
+    return wrapped
+
+
 def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     import hmtl.search.pipeline as pipeline
     from hmtl.testing import tiny_config
@@ -127,7 +134,12 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
                       overrides=["search.repair_rounds=1", "search.budget_params=5000"])
     # every task of the final tree "drops" 50 points: repair must detach the shared ones
-    monkeypatch.setattr(pipeline, "drop", lambda ref, value: 0.5)
+    from hmtl.search.stage1 import Stage1
+
+    real_drop = Stage1.drop
+    final = {"on": False}
+    monkeypatch.setattr(pipeline, "train_final", _spy(pipeline.train_final, final))
+    monkeypatch.setattr(Stage1, "drop", lambda self, t, m: 0.5 if final["on"] else real_drop(self, t, m))
     r = pipeline.run_pipeline(cfg, tmp_path / "run", verbose=False)
     budget_tree = TreeSpec.from_json(r["tasks"], r["methods"]["hierarchical"]["tree"])
     assert any(n.startswith("repair 1:") for n in r["hierarchy"]["notes"])

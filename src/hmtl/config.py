@@ -26,12 +26,21 @@ def _help(text: str, **kw) -> Any:
 @dataclass
 class TaskConfig:
     name: str = _help("task name, used in results and model outputs")
-    type: Literal["classification"] = _help("task type; decides loss, head and metrics",
-                                            default="classification")
+    type: Literal["classification", "regression", "verification"] = _help(
+        "classification (accuracy), regression (MAE in the label's unit, e.g. age in years) or "
+        "verification (an embedding scored by EER on trial pairs)", default="classification")
     column: str | None = _help("manifest column holding the label (default: the name)", default=None)
     weight: float = _help("weight of this task's loss in joint training", default=1.0)
-    tolerance: float | None = _help("compatibility tolerance for this task (default: search.tolerance)",
-                                    default=None)
+    tolerance: float | None = _help(
+        "compatibility tolerance in the primary metric's unit (accuracy or EER: a fraction, 0.01 "
+        "= 1 point; regression: the label's unit, required). Default: search.tolerance",
+        default=None)
+    loss: Literal["l1", "mse"] = _help("regression loss on the standardised target", default="l1")
+    embedding_dim: int = _help("verification: size of the embedding", default=64)
+    margin: float = _help("verification: additive cosine margin of the training loss", default=0.2)
+    scale: float = _help("verification: logit scale of the training loss", default=30.0)
+    trials: int = _help("verification: trial pairs per evaluation split (half same-identity)",
+                        default=4000)
 
     def validate(self, where: str) -> None:
         if not self.name:
@@ -40,6 +49,11 @@ class TaskConfig:
             raise HmtlError(f"{where}.weight: must be > 0, got {self.weight}")
         if self.tolerance is not None and self.tolerance < 0:
             raise HmtlError(f"{where}.tolerance: must be >= 0, got {self.tolerance}")
+        if self.type == "regression" and self.tolerance is None:
+            raise HmtlError(f"{where}.tolerance: a regression task needs its own tolerance in the "
+                            f"label's unit (e.g. 1.0 for one year of MAE)")
+        if self.embedding_dim < 1 or self.trials < 2 or self.scale <= 0 or self.margin < 0:
+            raise HmtlError(f"{where}: embedding_dim >= 1, trials >= 2, scale > 0, margin >= 0")
 
     @property
     def label_column(self) -> str:

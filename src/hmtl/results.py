@@ -6,29 +6,49 @@ from __future__ import annotations
 from pathlib import Path
 
 from .search.context import mean_std
+from .tasks import COUNTS, METRIC_UNITS, primary_metric
+from .training.metrics import HIGHER_IS_BETTER
 from .utils.io import atomic_write_json, atomic_write_text
 
 SCHEMA = 1
-METRICS = ("accuracy", "macro_f1")
 
 
 def aggregate(records: list[dict], tasks: list[str]) -> dict:
-    """{task: {accuracy, accuracy_std, macro_f1, macro_f1_std}} over seeds, on the test split."""
+    """Per task, every metric of its type and its std over seeds, on the test split:
+    {accuracy, accuracy_std, macro_f1, macro_f1_std} for classification, {mae, pearson_r} for
+    regression, {eer} for verification; "primary" names the metric drops use."""
     out = {}
     for t in tasks:
+        first = records[0]["test"][t]
         entry = {}
-        for m in METRICS:
+        for m in (k for k in first if k not in COUNTS and k != "primary"):
             entry[m], entry[f"{m}_std"] = mean_std([r["test"][t][m] for r in records])
+        entry["primary"] = primary_metric(first)
         out[t] = entry
     return out
+
+
+def primary_value(metrics: dict) -> float:
+    return metrics[primary_metric(metrics)]
+
+
+def _primaries(entry_metrics: dict, tasks: list[str]) -> dict:
+    return {t: primary_metric(entry_metrics[t]) for t in tasks}
 
 
 def tree_method(records: list[dict], tasks: list[str]) -> dict:
     """A method made of one tree-shaped model trained with several seeds."""
     first = records[0]
+    metrics = aggregate(records, tasks)
     return {"params": first["params"], "nonzero_params": first["params"], "macs": first["macs"],
-            "metrics": aggregate(records, tasks), "primary": "accuracy", "tree": first["tree"],
-            "per_seed": [{t: r["test"][t]["accuracy"] for t in tasks} for r in records]}
+            "metrics": metrics, "primary": _method_primary(metrics, tasks), "tree": first["tree"],
+            "per_seed": [{t: primary_value(r["test"][t]) for t in tasks} for r in records]}
+
+
+def _method_primary(metrics: dict, tasks: list[str]):
+    """"accuracy" when every task is a classification (as before task types), else per task."""
+    p = _primaries(metrics, tasks)
+    return "accuracy" if set(p.values()) == {"accuracy"} else p
 
 
 def independent_method(stage1_records: dict[str, list[dict]], tasks: list[str], tree: list) -> dict:
@@ -39,22 +59,29 @@ def independent_method(stage1_records: dict[str, list[dict]], tasks: list[str], 
     for t in tasks:
         metrics.update(aggregate(stage1_records[t], [t]))
     n = len(next(iter(stage1_records.values())))
-    per_seed = [{t: stage1_records[t][i]["test"][t]["accuracy"] for t in tasks} for i in range(n)]
+    per_seed = [{t: primary_value(stage1_records[t][i]["test"][t]) for t in tasks} for i in range(n)]
     return {"params": params, "nonzero_params": params, "macs": macs, "metrics": metrics,
-            "primary": "accuracy", "tree": tree, "per_seed": per_seed}
+            "primary": _method_primary(metrics, tasks), "tree": tree, "per_seed": per_seed}
 
 
 def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:
-    """Drops (positive = worse, in accuracy fractions), their mean/max over tasks, the mean drop's
-    spread over the method's seeds, parameter reduction and Δm % (LibMTL's relative change)."""
-    ref = {t: reference["metrics"][t]["accuracy"] for t in tasks}
-    drops = {t: ref[t] - entry["metrics"][t]["accuracy"] for t in tasks}
-    per_seed = [sum(ref[t] - s[t] for t in tasks) / len(tasks) for s in entry.get("per_seed", [])]
+    """Drops of each task's primary metric (positive = worse, whatever its direction; in its own
+    unit), their mean/max over the tasks measured in fractions (accuracy, EER; a regression's
+    drop is in the label's unit and stays out of the mean), the mean drop's spread over the
+    method's seeds, parameter reduction and Δm % (LibMTL's relative change, every task)."""
+    metric = _primaries(reference["metrics"], tasks)
+    sign = {t: 1.0 if HIGHER_IS_BETTER[metric[t]] else -1.0 for t in tasks}
+    ref = {t: reference["metrics"][t][metric[t]] for t in tasks}
+    drops = {t: sign[t] * (ref[t] - entry["metrics"][t][metric[t]]) for t in tasks}
+    pooled = [t for t in tasks if METRIC_UNITS[metric[t]] == "fraction"] or list(tasks)
+    per_seed = [sum(sign[t] * (ref[t] - s[t]) for t in pooled) / len(pooled)
+                for s in entry.get("per_seed", [])]
     _, spread = mean_std(per_seed) if per_seed else (0.0, 0.0)
-    delta_m = 100.0 * sum((entry["metrics"][t]["accuracy"] - ref[t]) / ref[t]
-                          for t in tasks if ref[t] > 0) / len(tasks)
-    return {"drops": drops, "mean_drop": sum(drops.values()) / len(tasks),
-            "mean_drop_std": spread, "max_drop": max(drops.values()),
+    delta_m = 100.0 * sum(-sign[t] * (ref[t] - entry["metrics"][t][metric[t]]) / abs(ref[t])
+                          for t in tasks if ref[t] != 0) / len(tasks)
+    return {"drops": drops, "metric": metric,
+            "mean_drop": sum(drops[t] for t in pooled) / len(pooled),
+            "mean_drop_std": spread, "max_drop": max(drops[t] for t in pooled),
             # pruned methods count their non-zero weights (dense methods: the same number)
             "param_reduction": 1.0 - entry.get("nonzero_params", entry["params"])
             / reference.get("nonzero_params", reference["params"]),
@@ -76,16 +103,24 @@ def _pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
 
 
+COLUMN = {"accuracy": "acc %", "eer": "EER %", "mae": "MAE"}
+
+
 def markdown(results: dict) -> str:
     tasks = results["tasks"]
     methods = results["methods"]
     seeds = len(results["seeds"])
     pruned = any(e.get("nonzero_params", e["params"]) != e["params"] for e in methods.values())
+    first = next(iter(methods.values()))["metrics"]
+    metric = {t: primary_metric(first[t]) for t in tasks}
     head = ["method", "params"] + (["non-zero"] if pruned else []) + ["reduction", "MACs"] + \
-           [f"{t} acc %" for t in tasks] + \
+           [f"{t} {COLUMN[metric[t]]}" for t in tasks] + \
            ["mean drop (pts)", "max drop (pts)", "Δm %"]
-    lines = [f"Test accuracy, mean ± std over {seeds} seed(s). Drops are against the independent "
-             "models (positive = worse), in accuracy points.", "",
+    kinds = sorted({metric[t] for t in tasks})
+    lines = [f"Test {', '.join(kinds)}, mean ± std over {seeds} seed(s). Drops are against the "
+             "independent models (positive = worse, whatever the metric's direction), in points "
+             "of accuracy or EER" + (" (a regression's drop, in its own unit, is in results.json "
+             "and not in the mean)" if "mae" in kinds else "") + ".", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, e in methods.items():
         cmp = e.get("vs_independent", {})
@@ -94,7 +129,9 @@ def markdown(results: dict) -> str:
             row.append(f"{e.get('nonzero_params', e['params']):,}")
         row += [f"{100 * cmp['param_reduction']:.1f} %" if cmp else "",
                 f"{e['macs'] / 1e6:.2f} M"]
-        row += [_pm(e["metrics"][t]["accuracy"], e["metrics"][t]["accuracy_std"]) for t in tasks]
+        row += [_pm(e["metrics"][t][metric[t]], e["metrics"][t][f"{metric[t]}_std"],
+                    scale=100.0 if METRIC_UNITS[metric[t]] == "fraction" else 1.0,
+                    digits=1 if METRIC_UNITS[metric[t]] == "fraction" else 2) for t in tasks]
         row += [_pm(cmp["mean_drop"], cmp["mean_drop_std"]) if cmp else "",
                 f"{100 * cmp['max_drop']:.1f}" if cmp else "",
                 f"{cmp['delta_m']:+.2f}" if cmp else ""]

@@ -39,7 +39,7 @@ from ..search.methods import SearchState, register_method
 from ..training.batches import train_batches
 from ..training.job import TrainJob, autocast, on_device, resolve_device, seed_everything
 from ..training.loop import make_optimizer, make_schedule
-from ..training.multitask import MultiTaskLoss, evaluate
+from ..training.multitask import TaskSet
 from .common import plain_model, target_params
 from .masks import (Masks, alive_count, apply_masks, apply_task_masks, originals, plain_state,
                     save_masks, sparsity_report, tensors_hash)
@@ -60,8 +60,8 @@ def union_size(masks: dict[str, Masks]) -> tuple[int, int]:
 class SparseSharing:
     """The per-task optimisers and the one-task step of sparse sharing on a flat TreeModel."""
 
-    def __init__(self, model: TreeModel, masks: dict[str, Masks], weights: dict[str, float],
-                 cfg: TrainConfig, steps: dict[str, int]):
+    def __init__(self, model: TreeModel, masks: dict[str, Masks], losses: dict,
+                 cfg: TrainConfig, steps: dict[str, int], aux: nn.ModuleDict | None = None):
         self.model, self.cfg, self.tasks = model, cfg, list(model.tasks)
         shared = [n for n in masks[self.tasks[0]] if all(n in masks[t] for t in self.tasks)]
         self.switches = apply_task_masks(model, [{n: masks[t][n] for n in shared}
@@ -72,17 +72,20 @@ class SparseSharing:
         self.keep = {t: [(orig[n], m.to(orig[n].device).bool()) for n, m in masks[t].items()]
                      for t in self.tasks}
         trunk = [p for n, p in model.named_parameters() if not n.startswith("heads.")]
-        self.groups = {t: trunk + list(model.heads[t].parameters()) for t in self.tasks}
+        aux = aux if aux is not None else nn.ModuleDict()
+        self.groups = {t: trunk + list(model.heads[t].parameters())
+                       + (list(aux[t].parameters()) if t in aux else []) for t in self.tasks}
         self.opts = {t: make_optimizer(g, cfg) for t, g in self.groups.items()}
         self.scheds = {t: make_schedule(self.opts[t], cfg, steps[t]) for t in self.tasks}
-        self.losses = {t: MultiTaskLoss([t], {t: weights.get(t, 1.0)}) for t in self.tasks}
+        self.losses = losses
 
     def select(self, task: str) -> None:
         for s in self.switches:
             s.active = self.tasks.index(task)
 
-    def step(self, task: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One step on a batch of `task` (y: its labels, (B, 1)): its mask, its optimiser."""
+    def step(self, task: str, x: torch.Tensor, y) -> torch.Tensor:
+        """One step on a batch of `task` (y: its labels (B, 1), or labels and values): its
+        mask, its optimiser."""
         self.select(task)
         with autocast(self.cfg, x.device):
             out = self.model(x)[task].float()
@@ -128,32 +131,38 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, 
     device = resolve_device(job.train.device)
     tasks = list(job.spec.tasks)
     col = {t: data.tasks.index(t) for t in tasks}
-    x, y_all = on_device(data, device)
+    x, y_all, v_all = on_device(data, device)
     train = data.indices("train").to(device)
     val_idx, test_idx = data.indices("val").to(device), data.indices("test").to(device)
     rows = {t: train[y_all[train, col[t]] >= 0] for t in tasks}
+    weights = dict(job.weights)
+    one = {t: TaskSet(data, [t], {t: weights.get(t, 1.0)}) for t in tasks}   # each task alone
     ys = {t: y_all[:, [col[t]]] for t in tasks}
+    vs = {t: v_all[:, [col[t]]] if v_all is not None and one[t].needs_values else None
+          for t in tasks}
 
     seed_everything(job.seed)                        # θ0: the flat model's initial weights
-    model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
+    model = build_model(job.spec, job.model, {t: data.head_size(t) for t in tasks},
                         data.x.shape[1], data.frames)
     model.set_input_stats(data.mean, data.std)
     model.to(device)
+    aux = TaskSet(data, tasks).aux_modules().to(device)   # e.g. margin classifiers: training only
     masks = {t: dict(m) for t, m in job.masks}
     bs = job.train.batch_size
-    ss = SparseSharing(model, masks, dict(job.weights), job.train,
-                       {t: max(1, -(-len(rows[t]) // bs)) for t in tasks})
+    ss = SparseSharing(model, masks, {t: one[t].loss(aux) for t in tasks}, job.train,
+                       {t: max(1, -(-len(rows[t]) // bs)) for t in tasks}, aux)
     generator = torch.Generator(device=device)
     generator.manual_seed(job.seed + 1)
 
-    def scores(index) -> dict:
-        return {t: evaluate(ss.view(t), x, ys[t], index, [t], data.frames)[t] for t in tasks}
+    def scores(index, split: str) -> dict:
+        return {t: one[t].evaluate(ss.view(t), x, ys[t], vs[t], index, data.frames, split)[t]
+                for t in tasks}
 
     best_score, best_epoch, best_state, epoch = -math.inf, 0, None, 0
     begin = time.perf_counter()
     for epoch in range(1, job.train.epochs + 1):
         model.train()
-        batches = {t: iter(train_batches(x, ys[t], rows[t], bs, data.frames, generator))
+        batches = {t: iter(train_batches(x, ys[t], rows[t], bs, data.frames, generator, vs[t]))
                    for t in tasks}
         active = [t for t in tasks if len(rows[t])]
         while active:                                 # tasks in turn until all are through
@@ -164,8 +173,8 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, 
                     continue
                 ss.step(t, *batch)
         model.eval()
-        val = scores(val_idx)
-        score = sum(v["accuracy"] for v in val.values()) / len(tasks)
+        val = scores(val_idx, "val")
+        score = sum(one[t].score({t: val[t]}) for t in tasks) / len(tasks)
         if score > best_score:
             best_score, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -180,7 +189,7 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, 
     record = {
         "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
         "seed": job.seed, "params": params, "nonzero_params": params - covered + kept,
-        "macs": macs, "val": scores(val_idx), "test": scores(test_idx),
+        "macs": macs, "val": scores(val_idx, "val"), "test": scores(test_idx, "test"),
         "best_epoch": best_epoch, "epochs": epoch, "seconds": round(seconds, 3),
         "device": str(device),
         "masks": {t: alive_count(m) for t, m in masks.items()}, "union": kept,

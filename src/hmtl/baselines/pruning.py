@@ -12,19 +12,16 @@ recipe (cfg.train) from their rewind point."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 
 from ..data.dataset import Dataset
 from ..errors import HmtlError
-from ..models import TreeSpec, build_model
+from ..models import TreeSpec
 from ..search.context import Context
-from ..training.batches import train_batches
-from ..training.job import Autocast, TrainJob, on_device, resolve_device, seed_everything
-from ..training.loop import fit
-from ..training.multitask import MultiTaskLoss, evaluate
+from ..training.job import TrainJob, train_job
+from ..training.loop import StopTraining
 from .common import plain_model
 from .masks import (Masks, alive_count, apply_masks, full_masks, plain_state, prunable_names,
                     save_masks, sparsity_report, tensors_hash)
@@ -96,72 +93,25 @@ def imp_schedule(prunable: dict[str, int], fixed: int, target: int,
 
 # ----------------------------------------------------------------------------- training with masks
 
-class _Rewound(Exception):
-    """Raised from the epoch callback once the rewind point is reached."""
-
-
 def train_masked(job: TrainJob, data: Dataset, masks: Masks, start: dict | None = None,
                  stop_after: int | None = None) -> tuple[dict, dict]:
     """train_job with masks: the seed's model, optionally loaded with `start` weights, masked,
     trained with the run's recipe. With `stop_after`, training stops after that epoch and the
     weights of that moment are the result (a rewind point)."""
-    device = resolve_device(job.train.device)
-    tasks = list(job.spec.tasks)
-    cols = [data.tasks.index(t) for t in tasks]
-    x, y_all = on_device(data, device)
-    y = y_all[:, cols]
-    train_idx = data.indices("train").to(device)
-    val_idx = data.indices("val").to(device)
-    test_idx = data.indices("test").to(device)
-    train_idx = train_idx[(y[train_idx] >= 0).any(dim=1)]
 
-    seed_everything(job.seed)            # the very initial weights stage 1 trained from
-    model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
-                        data.x.shape[1], data.frames)
-    model.set_input_stats(data.mean, data.std)
-    if start:
-        model.load_state_dict(start)
-    apply_masks(model, masks)
-    model.to(device)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(job.seed + 1)
-    loss_fn = MultiTaskLoss(tasks, dict(job.weights))
-
-    def score(m):
-        metrics = evaluate(m, x, y, val_idx, tasks, data.frames)
-        return sum(metrics[t]["accuracy"] for t in tasks) / len(tasks)
-
-    captured: dict = {}
+    def init(model) -> None:              # the very initial weights stage 1 trained from
+        if start:
+            model.load_state_dict(start)
+        apply_masks(model, masks)
 
     def on_epoch(rec: dict) -> None:
         if stop_after is not None and rec["epoch"] >= stop_after:
-            captured.update({k: v.detach().clone() for k, v in model.state_dict().items()})
-            raise _Rewound
+            raise StopTraining(keep_current=True)
 
-    steps = max(1, -(-len(train_idx) // job.train.batch_size))
-    begin = time.perf_counter()
-    runner = Autocast(model, job.train, device) if job.train.precision == "bf16" else model
-    try:
-        result = fit(runner, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
-                                                         data.frames, generator),
-                     loss_fn, score, job.train, steps, on_epoch=on_epoch)
-        best_epoch, epochs = result.best_epoch, result.epochs
-    except _Rewound:
-        model.load_state_dict(captured)
-        model.eval()
-        best_epoch = epochs = stop_after
-    seconds = time.perf_counter() - begin
-    params, macs = model.cost()
-    report = sparsity_report(masks, params)
-    record = {
-        "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
-        "seed": job.seed, "params": params, "nonzero_params": report["nonzero_params"],
-        "macs": macs,
-        "val": evaluate(model, x, y, val_idx, tasks, data.frames),
-        "test": evaluate(model, x, y, test_idx, tasks, data.frames),
-        "best_epoch": best_epoch, "epochs": epochs,
-        "seconds": round(seconds, 3), "device": str(device), "sparsity": report["total"],
-    }
+    record, _, model = train_job(job, data, on_epoch=on_epoch if stop_after else None, init=init,
+                                 return_model=True)
+    report = sparsity_report(masks, record["params"])
+    record.update(nonzero_params=report["nonzero_params"], sparsity=report["total"])
     return record, plain_state(model)
 
 

@@ -8,13 +8,13 @@ import csv
 import dataclasses
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from ..config import RunConfig, TaskConfig
 from ..errors import HmtlError
 from ..utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json, stable_hash
 from ..utils.progress import bar, say
@@ -22,6 +22,7 @@ from .audio import BadAudio, decode, fix_length
 from .cache import FeatureCache, content_hash
 from .frontend import build_frontend
 from .manifest import SPLITS, Manifest, read_manifest
+from ..tasks import task_type
 from .splits import TRAIN, make_split
 
 FORMAT = 1
@@ -33,7 +34,7 @@ class Dataset:
     crop jitter); models see `frames` of them."""
 
     x: torch.Tensor            # (N, C, T_stored) float16
-    y: torch.Tensor            # (N, n_tasks) int64, -1 = unlabelled
+    y: torch.Tensor            # (N, n_tasks) int64: class or identity, -1 = unlabelled
     split: torch.Tensor        # (N,) int8: 0 train, 1 val, 2 test
     tasks: list[str]
     classes: dict[str, list[str]]
@@ -41,12 +42,24 @@ class Dataset:
     mean: torch.Tensor         # (C,) per-channel statistics of the training clips
     std: torch.Tensor
     key: str                   # fingerprint: features, labels and split
+    values: torch.Tensor | None = None        # (N, n_tasks) float32: regression targets, NaN
+    types: dict[str, str] = field(default_factory=dict)
+    info: dict[str, dict] = field(default_factory=dict)    # per task: classes, stats, identities
+    task_cfg: dict[str, TaskConfig] = field(default_factory=dict)
+    trials: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # task -> split -> (M, 3)
 
     def indices(self, split: str) -> torch.Tensor:
         return torch.nonzero(self.split == SPLITS.index(split)).flatten()
 
-    def num_classes(self, task: str) -> int:
-        return len(self.classes[task])
+    def type_of(self, task: str):
+        return task_type(self.types.get(task, "classification"))
+
+    def head_size(self, task: str) -> int:
+        """Outputs of the task's head: classes, 1 for a number, or the embedding size."""
+        return self.type_of(task).head_size(self.info.get(task, {"classes": self.classes.get(task)}),
+                                            self.task_cfg.get(task, TaskConfig(task)))
+
+    num_classes = head_size   # the name models were built with before task types
 
 
 def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache, out: np.ndarray,
@@ -156,11 +169,12 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
         say(f"left out {len(failed)} unreadable clip(s); see {data_dir / 'skipped.csv'}")
     tasks = cfg.task_names
     y = np.stack([m.encoded(t) for t in tasks], axis=1)[keep]
+    values = np.stack([m.values(t) for t in tasks], axis=1)[keep].astype(np.float32)
     split = split[keep]
     labelled = (y >= 0).any(axis=1)
     if not labelled.all():
         say(f"{int((~labelled).sum())} clip(s) have no label for any task and are left out")
-        y, split, keep = y[labelled], split[labelled], keep[labelled]
+        y, values, split, keep = y[labelled], values[labelled], split[labelled], keep[labelled]
     if not (split == TRAIN).any():
         raise HmtlError(f"{manifest_path}: no usable training clips")
     x = _keep_rows(x, keep, partial, data_dir / "x.npy")
@@ -174,6 +188,15 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
     for i, s in zip(keep, split):
         w.writerow([m.rows[i], m.paths[i], SPLITS[s]])
     atomic_write_text(data_dir / "split.csv", table.getvalue())  # for people: which clip went where
+    info = task_info(cfg, m, y, values, split, manifest_path)
+    for j, t in enumerate(cfg.data.tasks):
+        if t.type == "verification":
+            for k, name in ((1, "val"), (2, "test")):
+                _save_array(data_dir / f"trials-{j}-{name}.npy",
+                            build_trials(y[:, j], split == k, t.trials, cfg.data.split_seed + j,
+                                         f"{manifest_path}: task '{t.name}', {name} split"))
+    if (cfg.data.tasks and any(t.type == "regression" for t in cfg.data.tasks)):
+        _save_array(data_dir / "values.npy", values)
     _save_array(data_dir / "y.npy", y)
     _save_array(data_dir / "split.npy", split)
     _save_array(data_dir / "norm.npy", np.stack([mean, std]).astype(np.float32))
@@ -181,10 +204,67 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
               for j, t in enumerate(tasks)}
     atomic_write_json(meta_file, {
         "format": FORMAT, "inputs_key": key, "data_key": data_key, "tasks": tasks,
-        "classes": m.classes, "frames": cfg.features.num_frames, "clips": int(len(y)),
+        "classes": m.classes, "types": m.types, "info": info,
+        "task_config": {t.name: dataclasses.asdict(t) for t in cfg.data.tasks},
+        "frames": cfg.features.num_frames, "clips": int(len(y)),
         "skipped": len(failed), "labelled": counts,
     })
     return load_dataset(data_dir)
+
+
+def task_info(cfg: RunConfig, m: Manifest, y: np.ndarray, values: np.ndarray, split: np.ndarray,
+              source: Path) -> dict[str, dict]:
+    """What each task's head and metrics need beyond its labels: classes; the training targets'
+    statistics (regression: standardisation and the median's error); the training identities
+    (verification: the margin classifier's classes)."""
+    info = {}
+    train = split == TRAIN
+    for j, t in enumerate(cfg.data.tasks):
+        if t.type == "regression":
+            v = values[train & (y[:, j] >= 0), j].astype(np.float64)
+            if len(v) < 2:
+                raise HmtlError(f"{source}: task '{t.name}' has {len(v)} labelled training clip(s)")
+            info[t.name] = {"mean": float(v.mean()), "std": float(max(v.std(), 1e-6)),
+                            "mad": float(max(np.abs(v - np.median(v)).mean(), 1e-6))}
+        elif t.type == "verification":
+            seen = sorted({int(k) for k in y[train & (y[:, j] >= 0), j]})
+            if len(seen) < 2:
+                raise HmtlError(f"{source}: task '{t.name}' has {len(seen)} identity(ies) in the "
+                                f"training split; verification needs at least 2")
+            info[t.name] = {"classes": m.classes[t.name],
+                            "train_classes": [m.classes[t.name][k] for k in seen],
+                            "train_ids": seen}
+        else:
+            info[t.name] = {"classes": m.classes[t.name]}
+    return info
+
+
+def build_trials(ids: np.ndarray, in_split: np.ndarray, count: int, seed: int,
+                 where: str) -> np.ndarray:
+    """Trial pairs (i, j, same) of the split's clips labelled with an identity: for clips in a
+    seeded random order, one same-identity and one other-identity partner each, until `count`
+    trials. Row indices are the dataset's."""
+    rows = np.flatnonzero(in_split & (ids >= 0))
+    rng = np.random.default_rng(seed)
+    by_id: dict[int, list[int]] = {}
+    for r in rows:
+        by_id.setdefault(int(ids[r]), []).append(int(r))
+    if len(by_id) < 2 or not any(len(v) > 1 for v in by_id.values()):
+        raise HmtlError(f"{where}: needs at least 2 identities and one with 2 clips for trials "
+                        f"({len(rows)} clips of {len(by_id)} identities)")
+    trials = []
+    for r in rng.permutation(rows):
+        own = by_id[int(ids[r])]
+        if len(own) > 1:
+            partner = own[int(rng.integers(len(own)))]
+            while partner == r:
+                partner = own[int(rng.integers(len(own)))]
+            trials.append((int(r), partner, 1))
+        other = rows[ids[rows] != ids[r]]
+        trials.append((int(r), int(other[rng.integers(len(other))]), 0))
+        if len(trials) >= count:
+            break
+    return np.array(trials[:count], dtype=np.int64)
 
 
 def _keep_rows(x: np.ndarray, keep: np.ndarray, partial: Path, final: Path,
@@ -241,6 +321,20 @@ def load_dataset(data_dir: Path) -> Dataset:
     x_file = data_dir / "x.npy"
     mmap = x_file.stat().st_size > mmap_threshold()
     x = torch.from_numpy(np.load(x_file, mmap_mode="c" if mmap else None, allow_pickle=False))
+    tasks = meta["tasks"]
+    types = meta.get("types") or {t: "classification" for t in tasks}
+    info = meta.get("info") or {t: {"classes": meta["classes"][t]} for t in tasks}
+    for t, i in info.items():
+        if types.get(t) == "verification":  # identity index -> margin-classifier class (-1: none)
+            lookup = torch.full((len(i["classes"]),), -1, dtype=torch.long)
+            lookup[torch.tensor(i["train_ids"])] = torch.arange(len(i["train_ids"]))
+            i["_train_index"] = lookup
+    task_cfg = {t: TaskConfig(**c) for t, c in (meta.get("task_config") or {}).items()}
+    trials = {t: {s: np.load(data_dir / f"trials-{j}-{s}.npy", allow_pickle=False)
+                  for s in ("val", "test")}
+              for j, t in enumerate(tasks) if types.get(t) == "verification"}
+    values = load("values.npy") if (data_dir / "values.npy").exists() else None
     return Dataset(x=x, y=load("y.npy"), split=load("split.npy"),
-                   tasks=meta["tasks"], classes=meta["classes"], frames=meta["frames"],
-                   mean=norm[0], std=norm[1], key=meta["data_key"])
+                   tasks=tasks, classes=meta["classes"], frames=meta["frames"],
+                   mean=norm[0], std=norm[1], key=meta["data_key"], values=values, types=types,
+                   info=info, task_cfg=task_cfg, trials=trials)

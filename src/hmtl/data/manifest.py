@@ -23,7 +23,11 @@ class Manifest:
     labels: dict[str, list[str | None]]     # task name -> label per row (None = unlabelled)
     split: list[str] | None = None
     group: list[str | None] | None = None
-    classes: dict[str, list[str]] = field(default_factory=dict)
+    classes: dict[str, list[str]] = field(default_factory=dict)     # classification, verification
+    types: dict[str, str] = field(default_factory=dict)
+
+    def is_regression(self, task: str) -> bool:
+        return self.types.get(task) == "regression"
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -32,16 +36,25 @@ class Manifest:
         return f"{self.source}: row {self.rows[i]} ({self.paths[i]})"
 
     def encoded(self, task: str) -> np.ndarray:
-        """Class indices (int64), -1 where the clip is unlabelled for `task`."""
+        """Class (or identity) indices (int64), -1 where the clip is unlabelled for `task`; for a
+        regression task 0 marks a labelled clip (its number is in `values`)."""
+        if self.is_regression(task):
+            return np.array([-1 if v is None else 0 for v in self.labels[task]], dtype=np.int64)
         index = {c: k for k, c in enumerate(self.classes[task])}
         return np.array([-1 if v is None else index[v] for v in self.labels[task]], dtype=np.int64)
+
+    def values(self, task: str) -> np.ndarray:
+        """A regression task's numbers (float64), NaN where unlabelled (or not a regression)."""
+        if not self.is_regression(task):
+            return np.full(len(self), np.nan)
+        return np.array([np.nan if v is None else float(v) for v in self.labels[task]])
 
     def subset(self, keep: np.ndarray) -> "Manifest":
         keep = [int(i) for i in keep]
         pick = lambda xs: None if xs is None else [xs[i] for i in keep]  # noqa: E731
         return Manifest(self.source, pick(self.paths), pick(self.rows),
                         {t: pick(v) for t, v in self.labels.items()}, pick(self.split),
-                        pick(self.group), dict(self.classes))
+                        pick(self.group), dict(self.classes), dict(self.types))
 
 
 def _class_order(values: set[str]) -> list[str]:
@@ -109,9 +122,28 @@ def read_manifest(path: str | Path, tasks: list[TaskConfig]) -> Manifest:
     m = Manifest(path, paths, rows, labels, split if "split" in col else None,
                  group if "group" in col else None)
     for t in tasks:
+        m.types[t.name] = t.type
         values = {v for v in labels[t.name] if v is not None}
+        if t.type == "regression":
+            for v, n in zip(labels[t.name], rows):
+                if v is not None and not _is_finite_number(v):
+                    raise HmtlError(f"{path}: row {n}: task '{t.name}' (column "
+                                    f"'{t.label_column}'): '{v}' is not a number")
+            if len({float(v) for v in values}) < 2:
+                raise HmtlError(f"{path}: task '{t.name}' (column '{t.label_column}') needs at "
+                                f"least 2 different values")
+            continue
         if len(values) < 2:
+            what = "identities; a verification" if t.type == "verification" else \
+                "class(es); a classification"
             raise HmtlError(f"{path}: task '{t.name}' (column '{t.label_column}') has "
-                            f"{len(values)} class(es); a classification task needs at least 2")
+                            f"{len(values)} {what} task needs at least 2")
         m.classes[t.name] = _class_order(values)
     return m
+
+
+def _is_finite_number(text: str) -> bool:
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False

@@ -75,8 +75,10 @@ def make_split(m: Manifest, cfg: DataConfig) -> np.ndarray:
                             f"found {len(set(m.group))}")
         out = group_split(m.group, cfg.split_ratios, cfg.split_seed)
     else:
-        task = cfg.stratify_by or cfg.tasks[0].name
-        out = stratified_split(m.labels[task], cfg.split_ratios, cfg.split_seed)
+        # numbers (regression) do not stratify: take the first task with classes
+        task = cfg.stratify_by or next((t.name for t in cfg.tasks if t.type != "regression"), None)
+        strata = m.labels[task] if task else [None] * len(m)
+        out = stratified_split(strata, cfg.split_ratios, cfg.split_seed)
     for k, name in enumerate(SPLITS):
         if not (out == k).any():
             raise HmtlError(f"{m.source}: the {name} split is empty ({len(m)} clips); "

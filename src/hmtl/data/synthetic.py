@@ -70,8 +70,9 @@ def synth_clip(rng: np.random.Generator, vowel: str, f0_mean: float, rhythm: str
 
 def make_corpus(out_dir: str | Path, clips: int = 800, seed: int = 0, sample_rate: int = 8000,
                 duration: float = 1.0, tasks: tuple[str, ...] = TASKS) -> Path:
-    """Write `clips` WAV files and `manifest.csv` (path + one column per task) to `out_dir`.
-    Returns the manifest path. Latent variables are balanced and independent."""
+    """Write `clips` WAV files and `manifest.csv` (path, one column per task, and `f0`: the mean
+    pitch in Hz, a number for regression) to `out_dir`. Returns the manifest path. Latent
+    variables are balanced and independent."""
     import soundfile as sf
 
     out_dir = Path(out_dir)
@@ -89,10 +90,10 @@ def make_corpus(out_dir: str | Path, clips: int = 800, seed: int = 0, sample_rat
         sf.write(out_dir / name, wave, sample_rate, subtype="PCM_16")
         labels = {"vowel": vowel, "height": HEIGHT[vowel], "pitch": pitch,
                   "register": REGISTER[pitch], "rhythm": rhythm}
-        rows.append([name] + [labels[t] for t in tasks])
+        rows.append([name] + [labels[t] for t in tasks] + [f"{f0:.1f}"])
     manifest = out_dir / "manifest.csv"
     with open(manifest, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", *tasks])
+        w.writerow(["path", *tasks, "f0"])
         w.writerows(rows)
     return manifest

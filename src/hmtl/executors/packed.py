@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..training.packed import shape_key, train_packed
+from ..training.packed import can_pack, shape_key, train_packed
 from .base import Executor, set_threads
 
 
@@ -22,7 +22,7 @@ class PackedExecutor(Executor):
         set_threads(self.threads)
         groups = defaultdict(list)
         for j, job in enumerate(jobs):
-            if not job.packable:          # e.g. a baseline's own kind of job: train it as is
+            if not can_pack(job, data):   # a baseline's own kind of job, or other task types
                 rec, trained = store.run(job, data)
                 yield j, rec, trained
                 continue

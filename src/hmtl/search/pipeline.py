@@ -17,7 +17,6 @@ from ..executors import make_executor
 from ..models import TreeSpec, build_model
 from ..results import build_results, write_results
 from ..training.job import RunStore
-from ..training.metrics import drop
 from ..utils.io import atomic_write_text
 from ..utils.lock import RunLock
 from ..utils.progress import say
@@ -48,7 +47,7 @@ def train_final(ctx: Context, state: SearchState) -> None:
             break
         too_much = []
         for t in ctx.tasks:
-            d = mean_std([drop(state.stage1.reference(t), r["val"][t]["accuracy"]) for r in records])[0]
+            d = mean_std([state.stage1.drop(t, r["val"][t]) for r in records])[0]
             tol = ctx.tolerance(t, state.stage1.spread(t)) if final_tol is None else final_tol
             if d > tol and spec.shared_depth_of(t) > 0:
                 too_much.append((t, d))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import TreeSpec
+from ..tasks import primary_metric
+from ..training.metrics import drop
 from .context import Context, mean_std
 
 
@@ -13,13 +15,24 @@ from .context import Context, mean_std
 class Stage1:
     records: dict[str, list[dict]]          # task -> one record per seed
 
+    def metric(self, task: str) -> str:
+        """The task's primary metric (accuracy, EER or MAE)."""
+        return primary_metric(self.records[task][0]["val"][task])
+
     def reference(self, task: str) -> float:
-        """Mean validation accuracy a_t of the isolated model."""
-        return mean_std([r["val"][task]["accuracy"] for r in self.records[task]])[0]
+        """Mean validation value a_t of the isolated model's primary metric."""
+        m = self.metric(task)
+        return mean_std([r["val"][task][m] for r in self.records[task]])[0]
 
     def spread(self, task: str) -> float:
-        """Seed-to-seed standard deviation of that validation accuracy."""
-        return mean_std([r["val"][task]["accuracy"] for r in self.records[task]])[1]
+        """Seed-to-seed standard deviation of that validation value."""
+        m = self.metric(task)
+        return mean_std([r["val"][task][m] for r in self.records[task]])[1]
+
+    def drop(self, task: str, val_metrics: dict) -> float:
+        """Drop of a model's validation metrics against a_t (positive = worse)."""
+        m = self.metric(task)
+        return drop(self.reference(task), val_metrics[m], m)
 
 
 def run_stage1(ctx: Context) -> Stage1:

@@ -12,7 +12,6 @@ import itertools
 from dataclasses import dataclass, field
 
 from ..models import TreeSpec
-from ..training.metrics import drop
 from .context import Context, mean_std
 from .stage1 import Stage1
 
@@ -138,7 +137,7 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             recs = records[i * n:(i + 1) * n]
             outcome = DepthOutcome(trained=True, seconds=sum(r["seconds"] for r in recs))
             for t in p:
-                ds = [drop(s1.reference(t), r["val"][t]["accuracy"]) for r in recs]
+                ds = [s1.drop(t, r["val"][t]) for r in recs]
                 outcome.drops[t], outcome.drop_std[t] = mean_std(ds)
             outcome.synergy = -sum(outcome.drops.values()) / 2
             outcome.compatible = all(outcome.drops[t] <= outcomes[p].tolerances[t] for t in p)

@@ -23,16 +23,17 @@ def crop(x: torch.Tensor, frames: int, generator: torch.Generator | None = None)
 
 
 def train_batches(x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, batch_size: int,
-                  frames: int, generator: torch.Generator):
-    """One epoch of shuffled (x, y) batches; the last partial batch is kept unless it has a
-    single clip (BatchNorm needs two)."""
+                  frames: int, generator: torch.Generator, values: torch.Tensor | None = None):
+    """One epoch of shuffled (x, y) batches — (x, (y, values)) when regression targets are
+    given; the last partial batch is kept unless it has a single clip (BatchNorm needs two)."""
     order = index[torch.randperm(len(index), generator=generator, device=generator.device)
                   .to(index.device)]
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         if len(rows) < 2:
             continue
-        yield crop(x[rows], frames, generator), y[rows]
+        xb = crop(x[rows], frames, generator)
+        yield (xb, y[rows]) if values is None else (xb, (y[rows], values[rows]))
 
 
 def eval_batches(x: torch.Tensor, index: torch.Tensor, frames: int, batch_size: int = 256):

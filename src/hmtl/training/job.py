@@ -22,7 +22,7 @@ from ..utils.io import atomic_write_bytes, atomic_write_json, read_json, stable_
 from ..utils.progress import bar, epoch_bars_wanted
 from .batches import train_batches
 from .loop import fit
-from .multitask import MultiTaskLoss, evaluate
+from .multitask import TaskSet
 
 JOB_FORMAT = 1
 # Training fields added after format 1 are hashed only when they differ from their default, so
@@ -100,24 +100,41 @@ class Autocast(torch.nn.Module):
 _ON_DEVICE: dict[tuple[int, str], tuple] = {}
 
 
-def on_device(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The dataset's features and labels on `device`, copied there once per process."""
+def on_device(data: Dataset, device: torch.device) -> tuple:
+    """The dataset's features, labels and regression values (or None) on `device`, copied
+    there once per process."""
     if device.type == "cpu":
-        return data.x, data.y
+        return data.x, data.y, data.values
     key = (id(data), str(device))
     if key not in _ON_DEVICE:
         _ON_DEVICE.clear()  # one dataset at a time is resident
-        _ON_DEVICE[key] = (data.x.to(device), data.y.to(device))
+        _ON_DEVICE[key] = (data.x.to(device), data.y.to(device),
+                           None if data.values is None else data.values.to(device))
     return _ON_DEVICE[key]
 
 
-def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[dict, dict]:
-    """Train one job; returns (record, state_dict). Deterministic for a seed on one device."""
+class WithAux(torch.nn.Module):
+    """The model plus its training-only modules (e.g. a margin classifier), so that one
+    optimizer and one best-state snapshot cover both; only the model is saved."""
+
+    def __init__(self, model: torch.nn.Module, aux: torch.nn.ModuleDict):
+        super().__init__()
+        self.model, self.aux = model, aux
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None, return_model: bool = False):
+    """Train one job; returns (record, state_dict) (and the model, if asked). Deterministic for
+    a seed on one device. `init(model)` runs before training (warm start, masks); `on_epoch` may
+    raise loop.StopTraining."""
     device = resolve_device(job.train.device)
     tasks = list(job.spec.tasks)
-    cols = [data.tasks.index(t) for t in tasks]
-    x, y_all = on_device(data, device)
-    y = y_all[:, cols]
+    taskset = TaskSet(data, tasks, dict(job.weights))
+    x, y_all, v_all = on_device(data, device)
+    y = y_all[:, taskset.cols]
+    v = v_all[:, taskset.cols] if (v_all is not None and taskset.needs_values) else None
     train_idx = data.indices("train").to(device)
     val_idx = data.indices("val").to(device)
     test_idx = data.indices("test").to(device)
@@ -125,19 +142,20 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[d
     train_idx = train_idx[(y[train_idx] >= 0).any(dim=1)]
 
     seed_everything(job.seed)
-    model = build_model(job.spec, job.model, {t: data.num_classes(t) for t in tasks},
+    model = build_model(job.spec, job.model, {t: data.head_size(t) for t in tasks},
                         data.x.shape[1], data.frames)
     model.set_input_stats(data.mean, data.std)
     if init is not None:
         init(model)  # e.g. weights of earlier models (warm start)
-    model.to(device)
+    aux = taskset.aux_modules()            # after the model: its initialisation stays the same
+    trainee = WithAux(model, aux) if len(aux) else model
+    trainee.to(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(job.seed + 1)
-    loss_fn = MultiTaskLoss(tasks, dict(job.weights))
+    loss_fn = taskset.loss(aux if len(aux) else None)
 
     def score(m):
-        metrics = evaluate(m, x, y, val_idx, tasks, data.frames)
-        return sum(metrics[t]["accuracy"] for t in tasks) / len(tasks)
+        return taskset.score(taskset.evaluate(m, x, y, v, val_idx, data.frames, "val"))
 
     steps = max(1, -(-len(train_idx) // job.train.batch_size))
     epoch_bar = None
@@ -148,9 +166,9 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[d
             epoch_bar.update(1)
             epoch_bar.set_postfix_str(f"loss {record['loss']:.3f} val {record['score']:.3f}")
     start = time.perf_counter()
-    runner = Autocast(model, job.train, device) if job.train.precision == "bf16" else model
+    runner = Autocast(trainee, job.train, device) if job.train.precision == "bf16" else trainee
     result = fit(runner, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
-                                                     data.frames, generator),
+                                                     data.frames, generator, v),
                  loss_fn, score, job.train, steps, on_epoch=on_epoch)
     seconds = time.perf_counter() - start
     if epoch_bar is not None:
@@ -159,13 +177,13 @@ def train_job(job: TrainJob, data: Dataset, on_epoch=None, init=None) -> tuple[d
     record = {
         "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
         "seed": job.seed, "params": params, "macs": macs,
-        "val": evaluate(model, x, y, val_idx, tasks, data.frames),
-        "test": evaluate(model, x, y, test_idx, tasks, data.frames),
+        "val": taskset.evaluate(model, x, y, v, val_idx, data.frames, "val"),
+        "test": taskset.evaluate(model, x, y, v, test_idx, data.frames, "test"),
         "best_epoch": result.best_epoch, "epochs": result.epochs,
         "seconds": round(seconds, 3), "device": str(device),
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return record, state
+    return (record, state, model) if return_model else (record, state)
 
 
 class RunStore:

@@ -14,6 +14,15 @@ from torch import nn
 from ..config import TrainConfig
 
 
+class StopTraining(Exception):
+    """Raised by an epoch callback to end training now; with keep_current, the current weights
+    are the result instead of the best ones (e.g. a rewind point after k epochs)."""
+
+    def __init__(self, keep_current: bool = False):
+        super().__init__()
+        self.keep_current = keep_current
+
+
 @dataclass
 class FitResult:
     best_score: float
@@ -75,7 +84,16 @@ def fit(model: nn.Module, batches: Callable[[int], Iterable[tuple]],
         record = {"epoch": epoch, "loss": float(total) / max(1, count), "score": score}
         history.append(record)
         if on_epoch is not None:
-            on_epoch(record)
+            try:
+                on_epoch(record)
+            except StopTraining as stop:
+                if stop.keep_current:
+                    best_state, best_score, best_epoch = None, score, epoch
+                else:
+                    if score > best_score:
+                        best_score, best_epoch = score, epoch
+                        best_state = copy.deepcopy(model.state_dict())
+                break
         if score > best_score:
             best_score, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())

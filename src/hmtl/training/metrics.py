@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True}
+HIGHER_IS_BETTER = {"accuracy": True, "macro_f1": True, "mae": False, "pearson_r": True,
+                    "eer": False}
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -36,6 +36,12 @@ PACKABLE_LEAVES = (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU
                    nn.MaxPool2d, nn.Identity, nn.Dropout)
 
 
+def can_pack(job: TrainJob, data: Dataset) -> bool:
+    """Packing covers plain jobs of classification tasks (other task types train unpacked)."""
+    return job.packable and all(data.types.get(t, "classification") == "classification"
+                                for t in job.spec.tasks)
+
+
 def shape_key(job: TrainJob, data: Dataset) -> tuple:
     """Jobs with equal keys can be packed together."""
     order = {t: i for i, t in enumerate(job.spec.tasks)}
@@ -238,7 +244,7 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
     k = len(jobs)
     cfg = jobs[0].train
     device = resolve_device(cfg.device)
-    x, y_all = on_device(data, device)
+    x, y_all, _ = on_device(data, device)
     train_mask = (data.split == 0).to(device)
     val_idx = data.indices("val").to(device)
     test_idx = data.indices("test").to(device)

@@ -1,0 +1,202 @@
+"""Task types: what a task's labels are, what its head outputs, how it is trained and measured.
+
+    classification  labels are classes; cross-entropy; accuracy and macro-F1 (primary: accuracy)
+    regression      labels are numbers (e.g. age in years); L1 or MSE on the standardised target;
+                    MAE in the label's unit and Pearson r (primary: MAE, lower is better)
+    verification    labels are identities (e.g. speakers); an embedding head trained with an
+                    additive-margin softmax over the training identities; equal error rate on
+                    trial pairs of held-out clips (primary: EER, lower is better)
+
+Every metric says whether higher is better and its unit, so that a "drop" (positive = worse) and
+a tolerance are defined for every task in the metric's own unit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .training.metrics import accuracy, macro_f1
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    higher_is_better: bool
+    unit: str            # "fraction" (shown in %), or the label's unit for regression
+
+
+class TaskType:
+    name = "base"
+    primary = ""
+    metrics: tuple[MetricSpec, ...] = ()
+
+    def metric(self, name: str) -> MetricSpec:
+        return next(m for m in self.metrics if m.name == name)
+
+    def head_size(self, info: dict, cfg) -> int:
+        raise NotImplementedError
+
+    def aux_module(self, info: dict, cfg, head_size: int) -> nn.Module | None:
+        """A training-only module (not part of the deployed model), e.g. a margin classifier."""
+        return None
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor, v: torch.Tensor, info: dict, cfg,
+             aux: nn.Module | None) -> torch.Tensor:
+        """Per-clip loss (B,); rows that are unlabelled (y < 0) are masked by the caller."""
+        raise NotImplementedError
+
+    def evaluate(self, out: torch.Tensor, y: np.ndarray, v: np.ndarray, info: dict,
+                 trials: np.ndarray | None) -> dict[str, float]:
+        raise NotImplementedError
+
+    def goodness(self, metrics: dict[str, float], info: dict) -> float:
+        """A higher-is-better number near [0, 1] for early stopping on mixed tasks."""
+        raise NotImplementedError
+
+
+class Classification(TaskType):
+    name = "classification"
+    primary = "accuracy"
+    metrics = (MetricSpec("accuracy", True, "fraction"), MetricSpec("macro_f1", True, "fraction"))
+
+    def head_size(self, info, cfg) -> int:
+        return len(info["classes"])
+
+    def loss(self, out, y, v, info, cfg, aux):
+        return F.cross_entropy(out, y.clamp(min=0), reduction="none")
+
+    def evaluate(self, out, y, v, info, trials):
+        pred = out.argmax(dim=1).cpu().numpy()
+        return {"accuracy": accuracy(y, pred), "macro_f1": macro_f1(y, pred), "n": int(len(y))}
+
+    def goodness(self, metrics, info):
+        return metrics["accuracy"]
+
+
+class Regression(TaskType):
+    name = "regression"
+    primary = "mae"
+    metrics = (MetricSpec("mae", False, "label"), MetricSpec("pearson_r", True, "correlation"))
+
+    def head_size(self, info, cfg) -> int:
+        return 1
+
+    def loss(self, out, y, v, info, cfg, aux):
+        target = (torch.nan_to_num(v) - info["mean"]) / info["std"]
+        pred = out[:, 0]
+        if cfg.loss == "mse":
+            return (pred - target) ** 2
+        return (pred - target).abs()
+
+    @staticmethod
+    def values(out: torch.Tensor, info: dict) -> np.ndarray:
+        return out[:, 0].float().cpu().numpy() * info["std"] + info["mean"]
+
+    def evaluate(self, out, y, v, info, trials):
+        pred = self.values(out, info)
+        mae = float(np.abs(pred - v).mean()) if len(v) else float("nan")
+        r = float(np.corrcoef(pred, v)[0, 1]) if len(v) > 1 and pred.std() > 0 and v.std() > 0 \
+            else 0.0
+        return {"mae": mae, "pearson_r": r, "n": int(len(v))}
+
+    def goodness(self, metrics, info):
+        return 1.0 - metrics["mae"] / info["mad"]      # 0: as good as predicting the median
+
+
+class Verification(TaskType):
+    name = "verification"
+    primary = "eer"
+    metrics = (MetricSpec("eer", False, "fraction"),)
+
+    def head_size(self, info, cfg) -> int:
+        return cfg.embedding_dim
+
+    def aux_module(self, info, cfg, head_size):
+        return MarginClassifier(head_size, len(info["train_classes"]))
+
+    def loss(self, out, y, v, info, cfg, aux):
+        index = info["_train_index"].to(y.device)[y.clamp(min=0)]     # training identities
+        ok = index >= 0
+        loss = aux(out, index.clamp(min=0), cfg.margin, cfg.scale)
+        return loss * ok                                                  # others teach nothing
+
+    def evaluate(self, out, y, v, info, trials):
+        if trials is None or len(trials) == 0:
+            return {"eer": float("nan"), "trials": 0, "n": int(len(y))}
+        emb = F.normalize(out.float(), dim=1).cpu()
+        scores = (emb[trials[:, 0]] * emb[trials[:, 1]]).sum(dim=1).numpy()
+        return {"eer": equal_error_rate(scores, trials[:, 2].astype(bool)), "trials": int(len(trials)),
+                "n": int(len(y))}
+
+    def goodness(self, metrics, info):
+        return 1.0 - metrics["eer"] if not math.isnan(metrics["eer"]) else 0.0
+
+
+class MarginClassifier(nn.Module):
+    """Additive-margin softmax (CosFace, Wang et al. 2018) over the training identities: the
+    embedding learns to separate identities by angle, which is what the cosine trials score."""
+
+    def __init__(self, dim: int, classes: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(classes, dim) * 0.01)
+
+    def forward(self, emb: torch.Tensor, target: torch.Tensor, margin: float, scale: float):
+        cos = F.normalize(emb.float(), dim=1) @ F.normalize(self.weight, dim=1).t()   # (B, K)
+        logits = scale * (cos - margin * F.one_hot(target, cos.shape[1]))
+        return F.cross_entropy(logits, target, reduction="none")
+
+
+def equal_error_rate(scores: np.ndarray, same: np.ndarray) -> float:
+    """The error rate where false acceptances equal false rejections (a trial is accepted when
+    its score reaches the threshold), interpolated linearly between thresholds. 0 for a perfect
+    scorer, about 0.5 for a random one. O(n log n)."""
+    same = np.asarray(same, dtype=bool)
+    n_pos, n_neg = int(same.sum()), int((~same).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    s, lab = np.asarray(scores)[order], same[order]
+    # candidate thresholds: below everything, between distinct scores, above everything
+    cut = np.concatenate([[0], np.flatnonzero(np.diff(s) > 0) + 1, [len(s)]])
+    pos_below = np.concatenate([[0], np.cumsum(lab)])[cut]        # rejected positives
+    neg_below = np.concatenate([[0], np.cumsum(~lab)])[cut]
+    frr = pos_below / n_pos                                      # rises with the threshold
+    far = (n_neg - neg_below) / n_neg                            # falls with the threshold
+    diff = far - frr
+    k = int(np.argmax(diff <= 0))
+    if k == 0:
+        return float((far[0] + frr[0]) / 2)
+    d0, d1 = diff[k - 1], diff[k]
+    w = d0 / (d0 - d1) if d0 != d1 else 0.5
+    return float(far[k - 1] + w * (far[k] - far[k - 1]))
+
+
+COUNTS = ("n", "trials")          # counts in a metrics dict, not metrics
+METRIC_UNITS = {"accuracy": "fraction", "macro_f1": "fraction", "eer": "fraction",
+                "mae": "label", "pearson_r": "correlation"}
+
+
+def primary_metric(metrics: dict) -> str:
+    """The metric drops use, read off a task's metrics dict (whatever the task's type)."""
+    if "primary" in metrics:
+        return metrics["primary"]
+    for name in ("accuracy", "eer", "mae"):
+        if name in metrics:
+            return name
+    raise KeyError(f"no primary metric among {sorted(metrics)}")
+
+
+TASK_TYPES: dict[str, TaskType] = {t.name: t for t in (Classification(), Regression(), Verification())}
+
+
+def task_type(name: str) -> TaskType:
+    return TASK_TYPES[name]
+
+
+def higher_is_better(type_name: str, metric: str) -> bool:
+    return task_type(type_name).metric(metric).higher_is_better
