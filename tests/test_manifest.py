@@ -92,3 +92,12 @@ def test_group_split_needs_group_column(tmp_path):
         f"{i}.wav,{'xy'[i % 2]},m\n" for i in range(12))), TASKS[:1])
     with pytest.raises(HmtlError, match="needs a 'group' column"):
         make_split(m, DataConfig(tasks=TASKS[:1], split_by="group"))
+
+
+def test_group_split_stratified_by_a_task_puts_every_class_in_every_split():
+    groups = [f"spk{i // 10}" for i in range(240)]            # 24 speakers of 10 clips
+    gender = ["m" if (i // 10) % 2 else "f" for i in range(240)]
+    for seed in range(10):
+        s = group_split(groups, [0.7, 0.15, 0.15], seed, strata=gender)
+        for k in range(3):
+            assert {g for g, x in zip(gender, s) if x == k} == {"m", "f"}, (seed, k)

@@ -40,23 +40,36 @@ def stratified_split(strata: list, ratios: list[float], seed: int) -> np.ndarray
     return out
 
 
-def group_split(groups: list, ratios: list[float], seed: int) -> np.ndarray:
+def group_split(groups: list, ratios: list[float], seed: int, strata: list | None = None) -> np.ndarray:
     """Whole groups go to one split; groups are dealt in random order to the split that is
-    furthest below its target clip count."""
+    furthest below its target clip count. With strata (a label per clip, e.g. gender), each
+    group counts under its most common label and every stratum is dealt separately, so that
+    every split gets groups of every stratum where there are enough."""
     rng = np.random.default_rng(seed)
     members: dict = defaultdict(list)
     for i, g in enumerate(groups):
         members[g].append(i)
     names = sorted(members, key=str)
     rng.shuffle(names)
-    total = len(groups)
-    target = np.array(ratios) * total
-    count = np.zeros(3)
-    out = np.empty(total, dtype=np.int8)
-    for g in names:
-        k = int(np.argmax((target - count) / np.maximum(target, 1e-9)))
-        out[members[g]] = k
-        count[k] += len(members[g])
+    if strata is None:
+        layers = [names]
+    else:
+        def label(g):
+            values = [strata[i] for i in members[g] if strata[i] is not None]
+            return max(sorted(set(values), key=str), key=values.count) if values else None
+        by_label: dict = defaultdict(list)
+        for g in names:
+            by_label[label(g)].append(g)
+        layers = [by_label[k] for k in sorted(by_label, key=str)]
+    out = np.empty(len(groups), dtype=np.int8)
+    for layer in layers:
+        total = sum(len(members[g]) for g in layer)
+        target = np.array(ratios) * total
+        count = np.zeros(3)
+        for g in layer:
+            k = int(np.argmax((target - count) / np.maximum(target, 1e-9)))
+            out[members[g]] = k
+            count[k] += len(members[g])
     return out
 
 
@@ -73,7 +86,8 @@ def make_split(m: Manifest, cfg: DataConfig) -> np.ndarray:
         if len(set(m.group)) < 3:
             raise HmtlError(f"{m.source}: split_by=group needs at least 3 groups, "
                             f"found {len(set(m.group))}")
-        out = group_split(m.group, cfg.split_ratios, cfg.split_seed)
+        strata = m.labels[cfg.stratify_by] if cfg.stratify_by else None
+        out = group_split(m.group, cfg.split_ratios, cfg.split_seed, strata)
     else:
         # numbers (regression) do not stratify: take the first task with classes
         task = cfg.stratify_by or next((t.name for t in cfg.tasks if t.type != "regression"), None)
