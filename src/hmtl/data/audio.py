@@ -4,6 +4,7 @@ and cropped or zero-padded to a fixed length."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 
 import numpy as np
@@ -27,7 +28,10 @@ def decode(data: bytes, target_rate: int) -> np.ndarray:
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        reason = re.sub(r"Error opening <[^>]*>: ", "", reason)[:120]   # no object addresses
+        if "psf_fseek" in reason or "lost sync" in reason:
+            reason = f"corrupt or truncated: {reason}"
         raise BadAudio(f"not readable as audio ({reason})") from None
     if samples.shape[0] == 0:
         raise BadAudio("no samples")
