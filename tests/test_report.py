@@ -1,5 +1,6 @@
 """report.html from a results.json alone (fixtures from a finished demo run), and `hmtl report`."""
 
+import html
 import json
 import re
 import shutil
@@ -162,3 +163,68 @@ def test_latency_and_size_appear_when_exported(tmp_path):
     (folder / "results.json").write_text(json.dumps(results))
     page = write_report(folder).read_text()
     assert "latency" in page and "0.262" in page and ">633<" in page
+
+
+# ----------------------------------------------------------------------------- task types
+
+sys.path.insert(0, str(FIXTURES))
+from hmtl_mixed_run import mixed_run_dir  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory) -> Path:
+    """A finished run with a classification, a regression (f0) and a verification (voice)."""
+    return mixed_run_dir(tmp_path_factory)
+
+
+def _svgs(page: str, marker: str) -> list[str]:
+    return [s for s in re.findall(r"<svg.*?</svg>", page, re.S) if marker in s]
+
+
+def test_mixed_type_report_names_mae_and_eer(mixed_run):
+    results = json.loads((mixed_run / "results.json").read_text())
+    page = write_report(mixed_run).read_text()
+    assert_self_contained(page)
+    h = results["methods"]["hierarchical"]["metrics"]
+    # methods table: each task in its own metric and unit, lower-is-better ones marked
+    assert 'vowel<br><span class="unit">acc %</span>' in page
+    assert 'f0<br><span class="unit">MAE ↓</span>' in page
+    assert 'voice<br><span class="unit">EER % ↓</span>' in page
+    assert f"{h['f0']['mae']:.2f}" in page and f"{100 * h['voice']['eer']:.1f}" in page
+    assert "lower is better" in page and "in the label's own unit" in page
+    assert 'f0 drop<br><span class="unit">MAE</span>' in page           # its own drop column
+    assert "Test accuracy, mean" not in page                          # no accuracy-only intro
+    # stage 1: the metric named per row
+    stage1 = page[page.index('<section id="stage1">'):page.index('<section id="synergy">')]
+    assert "MAE" in stage1 and "EER" in stage1 and "Pearson r" in stage1
+    # heat-maps: the regression row on its own scale, said so in the legend and the labels
+    drops = _svgs(page, "k = 1 shared block")
+    assert drops and "f0 (MAE)" in drops[0]
+    assert "f0 row, MAE in the label's unit" in page
+    assert "validation accuracy drop" not in page
+    synergy = _svgs(page, "mean synergy over trained depths")[0]
+    assert synergy.count(">units<") == 4           # (vowel, f0), (f0, voice), both ways
+    # the tree's heads: accuracy in %, EER in %, MAE in the label's unit
+    tree = re.search(r'<svg class="tree".*?</svg>', page, re.S).group(0)
+    assert f"MAE {h['f0']['mae']:.2f}" in tree and f"EER {100 * h['voice']['eer']:.1f} %" in tree
+    assert f"{100 * h['vowel']['accuracy']:.1f} %" in tree
+    # the scatters' y: accuracy and 1 − EER; the regression is left out of the mean, and said so
+    scatter = _svgs(page, "dense MACs per clip")[0]
+    assert "mean test accuracy and 1 − EER over tasks (%)" in scatter
+    assert "regression tasks (f0) are left out of the mean" in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+
+
+def test_mixed_type_report_from_results_json_alone(mixed_run, tmp_path):
+    """Without data/ and config.yaml the types come from results.json alone."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(mixed_run / "results.json", run / "results.json")
+    page = write_report(run).read_text()
+    assert_self_contained(page)
+    data = page[page.index('<section id="data">'):page.index('<section id="stage1">')]
+    data = html.unescape(data)
+    assert "MAE (in the label's unit, lower is better)" in data
+    assert "EER (lower is better)" in data and "accuracy" in data
+    assert 'f0<br><span class="unit">MAE ↓</span>' in page

@@ -7,12 +7,16 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = (
-        "Export a run's final tree as ONNX (one logits_<task> and probs_<task> output per task, "
-        "dynamic batch and time length, metadata for `hmtl predict` embedded), check it against "
-        "torch on random inputs and on test clips (fails if the max abs difference exceeds "
-        "--tolerance), and report per-task test accuracy. Writes OUT/model.onnx, "
-        "OUT/model.int8.onnx (--int8) and OUT/export.json. Needs the export extra: "
-        "pip install 'hmtl[export]'.")
+        "Export a run's final tree as ONNX, dynamic batch and time length, with outputs per task "
+        "by its type: logits_<task> and probs_<task> (classification), value_<task> (regression: "
+        "the prediction in the label's unit, de-standardised in the graph), embedding_<task> "
+        "(verification: L2-normalised); metadata for `hmtl predict` embedded (types, classes, "
+        "regression mean and std). Checks every output against torch on random inputs and on "
+        "test clips (fails if the max abs difference exceeds --tolerance; a regression value is "
+        "compared in units of its target's std) and reports each task's primary test metric "
+        "for torch and each ONNX file: accuracy, MAE (label's unit) or EER (on the run's stored "
+        "test trials). Writes OUT/model.onnx, OUT/model.int8.onnx (--int8) and "
+        "OUT/export.json. Needs the export extra: pip install 'hmtl[export]'.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/export)")
     p.add_argument("--method", default="hierarchical",
@@ -26,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sample rate, instead of features (batch, channels, frames)")
     p.add_argument("--int8", action="store_true",
                    help="also write model.int8.onnx: dynamic int8 quantisation of the weights "
-                        "(onnxruntime), with its test accuracy next to the float model's")
+                        "(onnxruntime), with its test metrics next to the float model's")
     p.add_argument("--latency", action="store_true",
                    help="also measure per-clip latency (onnxruntime, batch 1, 1 thread, median) "
                         "and ONNX size of the independent, flat and hierarchical models; adds "
@@ -35,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exporter", default="auto", choices=["auto", "dynamo", "torchscript"],
                    help="torch's ONNX exporter (default auto: torch.export, else the legacy one)")
     p.add_argument("--tolerance", type=float, default=1e-4,
-                   help="largest allowed |torch - ONNX| of any output (default 1e-4)")
+                   help="largest allowed |torch - ONNX| of any output, a regression's value "
+                        "divided by its target's std (default 1e-4)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -57,15 +62,27 @@ def summary(report: dict) -> str:
     lines = [f"{report['method']} model, seed {report['seed']}, {report['input']} in: {files}"]
     for name, p in report["parity"].items():
         lines.append(f"max |torch - {name}|: {p['max']:.2e}")
-    acc = report.get("accuracy")
-    if acc:
+    scores = report.get("metrics")
+    if scores:
+        cols = [k for k in ("torch", "onnx", "onnx_int8") if k in scores]
+        lines.append(f"test metrics ({scores['clips']} clips): task metric " + " ".join(cols))
+        for t, name in scores["primary"].items():
+            note = {"mae": " (label's unit, lower is better)",
+                    "eer": " (lower is better)"}.get(name, "")
+            lines.append(f"  {t} {name}: " + " ".join(_value(scores[c][t]) for c in cols) + note)
+    elif report.get("accuracy"):                      # an export.json of an older hmtl
+        acc = report["accuracy"]
         cols = [k for k in ("torch", "onnx", "onnx_int8") if k in acc]
         lines.append(f"test accuracy ({acc['clips']} clips): task " + " ".join(cols))
         for t in acc["torch"]:
-            lines.append(f"  {t}: " + " ".join(f"{acc[c][t]:.4f}" for c in cols))
+            lines.append(f"  {t}: " + " ".join(_value(acc[c][t]) for c in cols))
     for name, m in report.get("latency", {}).get("methods", {}).items():
         lines.append(f"latency {name}: {m['latency_ms']:.3f} ms, {m['onnx_bytes']:,} bytes")
     out = report.get("out")
     if out:
         lines.append(f"export: {out}")
     return "\n".join(lines)
+
+
+def _value(v) -> str:
+    return f"{v:.4f}" if isinstance(v, (int, float)) else "—"

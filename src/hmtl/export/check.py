@@ -1,6 +1,7 @@
 """Does the exported graph compute what the trained model computes? Parity on random and real
-inputs (max abs difference of logits and probabilities), and per-task test accuracy of torch,
-the float ONNX model and the int8 one, on the same inputs."""
+inputs (max abs difference of every output: logits, probabilities, regression values, unit
+embeddings), and each task's primary test metric (accuracy, MAE, EER on the stored test trials)
+for torch, the float ONNX model and the int8 one, on the same inputs."""
 
 from __future__ import annotations
 
@@ -15,37 +16,89 @@ from ..data.frontend import build_frontend
 from ..errors import HmtlError
 from ..training.batches import crop
 from .load import Run
-from .onnx_export import example_input
+from .onnx_export import example_input, head_outputs
 from .runtime import run_graph
 
 TOLERANCE = 1e-4
 
 
 @torch.no_grad()
-def torch_outputs(model, x: np.ndarray, frontend=None, batch: int = 64
-                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(logits, probabilities) per task from the torch model (and torch.stft front end)."""
-    logits: dict[str, list] = {t: [] for t in model.tasks}
+def torch_outputs(model, x: np.ndarray, frontend=None, heads: dict | None = None,
+                  batch: int = 64) -> dict[str, np.ndarray]:
+    """{output name: array} from the torch model (and torch.stft front end): the graph's outputs
+    (onnx_export.graph_outputs) for the heads' types; `heads` None: all classification."""
+    parts: dict[str, list] = {}
     for start in range(0, len(x), batch):
         xb = torch.from_numpy(np.ascontiguousarray(x[start:start + batch], dtype=np.float32))
         out = model(frontend(xb) if frontend is not None else xb)
-        for t in model.tasks:
-            logits[t].append(out[t].numpy())
-    cat = {t: np.concatenate(v) for t, v in logits.items()}
-    return cat, {t: torch.softmax(torch.from_numpy(v), dim=-1).numpy() for t, v in cat.items()}
+        for name, v in head_outputs(out, list(model.tasks), heads).items():
+            parts.setdefault(name, []).append(v.numpy())
+    return {n: np.concatenate(v) for n, v in parts.items()}
 
 
-def max_abs_diff(a: tuple[dict, dict], b: tuple[dict, dict]) -> float:
-    return float(max(np.abs(a[k][t] - b[k][t]).max() for k in (0, 1) for t in a[0]))
+def output_scales(heads: dict | None) -> dict[str, float]:
+    """Divisors of the differences per output: a regression's value is in the label's unit, so
+    its difference is taken in units of the target's std (the head's own scale), which makes
+    one tolerance mean the same for every output (a value of 200 Hz carries float32 rounding of
+    ~1e-5 on its own). Other outputs: 1."""
+    return {f"value_{t}": float(h["std"]) for t, h in (heads or {}).items()
+            if h.get("type") == "regression"}
+
+
+def output_diffs(a: dict, b: dict, heads: dict | None = None) -> dict[str, float]:
+    """Max abs difference per output (a regression's value divided by its std)."""
+    scale = output_scales(heads)
+    return {n: float(np.abs(a[n] - b[n]).max() / scale.get(n, 1.0)) if a[n].size else 0.0
+            for n in a}
+
+
+def max_abs_diff(a: dict, b: dict, heads: dict | None = None) -> float:
+    return max(output_diffs(a, b, heads).values())
 
 
 def accuracy(logits: dict[str, np.ndarray], y: np.ndarray, tasks: list[str]) -> dict[str, float]:
-    """Per task, over the clips labelled for it (y columns follow `tasks`, -1 = unlabelled)."""
+    """Per task, over the clips labelled for it (y columns follow `tasks`, -1 = unlabelled);
+    `logits` keyed by task."""
     out = {}
     for j, t in enumerate(tasks):
         mask = y[:, j] >= 0
         hits = logits[t][mask].argmax(axis=1) == y[mask, j]
         out[t] = float(hits.mean()) if mask.any() else None
+    return out
+
+
+PRIMARY = {"classification": "accuracy", "regression": "mae", "verification": "eer"}
+
+
+def primary_metrics(outputs: dict[str, np.ndarray], run: Run, y: np.ndarray,
+                    values: np.ndarray | None, trials: dict[str, np.ndarray]) -> dict:
+    """Each task's primary test metric from the graph's outputs {name: array} over the test
+    clips: accuracy (argmax of logits_<task>), MAE in the label's unit (value_<task> against
+    the stored targets) or EER (cosine of embedding_<task> on the task's stored test trials,
+    as positions among these clips). None where a task has nothing to measure on."""
+    from ..tasks import equal_error_rate
+
+    out = {}
+    for j, t in enumerate(run.tasks):
+        kind = run.types[t]
+        mask = y[:, j] >= 0
+        if kind == "classification":
+            hits = outputs[f"logits_{t}"][mask].argmax(axis=1) == y[mask, j]
+            out[t] = float(hits.mean()) if mask.any() else None
+        elif kind == "regression":
+            v = values[:, j] if values is not None else np.full(len(y), np.nan)
+            mask &= np.isfinite(v)
+            pred = outputs[f"value_{t}"].astype(np.float64)
+            out[t] = float(np.abs(pred[mask] - v[mask]).mean()) if mask.any() else None
+        else:
+            tr = trials.get(t)
+            if tr is None or not len(tr):
+                out[t] = None
+                continue
+            emb = outputs[f"embedding_{t}"].astype(np.float64)
+            emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            scores = (emb[tr[:, 0]] * emb[tr[:, 1]]).sum(axis=1)
+            out[t] = equal_error_rate(scores, tr[:, 2].astype(bool))
     return out
 
 
@@ -96,29 +149,39 @@ def waves_of_test_split(run: Run, limit: int | None = None) -> tuple[np.ndarray,
 # ----------------------------------------------------------------------------- checks
 
 def parity(run: Run, model, sess, waveform: bool, real_clips: int = 8) -> dict:
-    """Max abs differences, torch vs ONNX, on random inputs of the training length and of
-    another length and batch size (the dynamic axes), and on real test clips."""
+    """Max abs differences, torch vs ONNX, over every output, on random inputs of the training
+    length and of another length and batch size (the dynamic axes), and on real test clips;
+    "outputs": the largest difference of each output over all of them. A regression's value is
+    compared in units of its target's std (output_scales)."""
     feats = run.cfg.features
+    heads = {t: h for t, h in run.heads.items() if t in model.tasks}
     frontend = build_frontend(feats).eval() if waveform else None
     out: dict = {}
+    per_output: dict[str, float] = {}
+
+    def compare(x: np.ndarray) -> float:
+        diffs = output_diffs(torch_outputs(model, x, frontend, heads), run_graph(sess, x), heads)
+        for n, d in diffs.items():
+            per_output[n] = max(per_output.get(n, 0.0), d)
+        return max(diffs.values())
+
     shapes = {"random": example_input(feats, run.frames, waveform, batch=2, seed=1)}
     other = example_input(feats, run.frames, waveform, batch=3, seed=2)
     shapes["random_other_length"] = other[..., : other.shape[-1] * 2 // 3]
     for name, x in shapes.items():
         if not waveform:       # random features on the scale of real ones
             x = x * model.norm.std[:, None] + model.norm.mean[:, None]
-        x = x.numpy()
-        out[name] = max_abs_diff(torch_outputs(model, x, frontend), run_graph(sess, x, model.tasks))
+        out[name] = compare(x.numpy())
     try:
         take = waves_of_test_split if waveform else features_of_test_split
         x = take(run, real_clips)[0]
     except HmtlError as e:
         out["real"], out["real_note"] = None, str(e)
     else:
-        out["real"] = max_abs_diff(torch_outputs(model, x, frontend),
-                                   run_graph(sess, x, model.tasks))
+        out["real"] = compare(x)
         out["real_clips"] = int(len(x))
     out["max"] = max(v for k, v in out.items() if isinstance(v, float))
+    out["outputs"] = per_output
     return out
 
 
@@ -126,17 +189,61 @@ def require_parity(result: dict, what: str, tolerance: float = TOLERANCE) -> Non
     if result["max"] > tolerance:
         worst = max((k for k, v in result.items() if isinstance(v, float) and k != "max"),
                     key=lambda k: result[k])
+        outputs = result.get("outputs") or {}
+        which = f" ({max(outputs, key=outputs.get)})" if outputs else ""
         raise HmtlError(f"{what}: ONNX output differs from torch by {result['max']:.2e} on "
-                        f"{worst} inputs (tolerance {tolerance:.0e}); the export is not "
+                        f"{worst} inputs{which} (tolerance {tolerance:.0e}); the export is not "
                         f"trustworthy")
 
 
-def accuracy_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> dict:
-    """{'torch': {task: acc}, '<name>': {task: acc}, 'clips': N} on the test split."""
+def _test_targets(run: Run) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """The test clips' regression targets (N, tasks) and each verification task's test trials
+    as positions among the test clips (rows_of_test_split order)."""
+    data = run.dir / "data"
+    rows = rows_of_test_split(run)
+    values = None
+    if (data / "values.npy").is_file():
+        values = np.load(data / "values.npy", allow_pickle=False)[rows].astype(np.float64)
+    pos = np.full(int(np.load(data / "split.npy", allow_pickle=False).shape[0]), -1)
+    pos[rows] = np.arange(len(rows))
+    trials = {}
+    for j, t in enumerate(run.tasks):
+        path = data / f"trials-{j}-test.npy"
+        if run.types[t] != "verification" or not path.is_file():
+            continue
+        tr = np.load(path, allow_pickle=False)
+        a, b = pos[tr[:, 0]], pos[tr[:, 1]]
+        keep = (a >= 0) & (b >= 0)
+        trials[t] = np.stack([a[keep], b[keep], tr[keep, 2]], axis=1)
+    return values, trials
+
+
+def metrics_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> dict:
+    """Each task's primary metric on the test split, for torch and every session:
+    {'clips': N, 'primary': {task: 'accuracy' | 'mae' | 'eer'}, 'torch': {task: value},
+    '<session name>': {task: value}}. MAE is in the label's unit; EER is on the task's stored
+    test trials (data/trials-<j>-test.npy), as training measured it."""
     x, y = waves_of_test_split(run) if waveform else features_of_test_split(run)
     frontend = build_frontend(run.cfg.features).eval() if waveform else None
-    result = {"clips": int(len(x)), "torch": accuracy(torch_outputs(model, x, frontend)[0], y,
-                                                      run.tasks)}
+    values, trials = _test_targets(run)
+    heads = run.heads
+    result = {"clips": int(len(x)), "primary": {t: PRIMARY[run.types[t]] for t in run.tasks},
+              "torch": primary_metrics(torch_outputs(model, x, frontend, heads), run, y, values,
+                                       trials)}
     for name, sess in sessions.items():
-        result[name] = accuracy(run_graph(sess, x, model.tasks)[0], y, run.tasks)
+        result[name] = primary_metrics(run_graph(sess, x), run, y, values, trials)
     return result
+
+
+def classification_accuracy(metrics: dict, run: Run) -> dict:
+    """The classification tasks' part of metrics_on_test_split, in the shape export.json's
+    "accuracy" had before task types: {'clips': N, 'torch': {task: acc}, ...}."""
+    cls = [t for t in run.tasks if run.types[t] == "classification"]
+    return {k: ({t: v[t] for t in cls} if isinstance(v, dict) and k != "primary" else v)
+            for k, v in metrics.items() if k != "primary"}
+
+
+def accuracy_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> dict:
+    """{'torch': {task: acc}, '<name>': {task: acc}, 'clips': N} on the test split (the
+    classification tasks)."""
+    return classification_accuracy(metrics_on_test_split(run, model, sessions, waveform), run)

@@ -26,7 +26,7 @@ class Run:
 
     dir: Path
     cfg: RunConfig
-    meta: dict                               # data/meta.json: tasks, classes, frames
+    meta: dict                               # data/meta.json: tasks, types, classes, info, frames
     results: dict                            # results.json
     records: list[tuple[Path, dict]] = field(default_factory=list)   # (folder, metrics.json)
 
@@ -35,8 +35,44 @@ class Run:
         return list(self.meta["tasks"])
 
     @property
+    def types(self) -> dict[str, str]:
+        """Each task's type (runs made before task types: every task a classification)."""
+        types = self.meta.get("types") or {}
+        return {t: types.get(t, "classification") for t in self.tasks}
+
+    @property
     def classes(self) -> dict[str, list[str]]:
-        return {t: list(self.meta["classes"][t]) for t in self.tasks}
+        """The class names of the classification tasks (a task of another type has none)."""
+        return {t: list(self.meta["classes"][t]) for t in self.tasks
+                if self.types[t] == "classification"}
+
+    @property
+    def heads(self) -> dict[str, dict]:
+        """What the exported graph and `hmtl predict` need of each head: its type, and for a
+        regression the training targets' mean and std (the head predicts (y - mean) / std)."""
+        info = self.meta.get("info") or {}
+        out = {}
+        for t, kind in self.types.items():
+            out[t] = {"type": kind}
+            if kind == "regression":
+                try:
+                    out[t].update(mean=float(info[t]["mean"]), std=float(info[t]["std"]))
+                except (KeyError, TypeError, ValueError):
+                    raise HmtlError(f"{self.dir / 'data' / 'meta.json'}: regression task '{t}' "
+                                    f"has no training mean and std") from None
+        return out
+
+    def head_size(self, task: str) -> int:
+        """Outputs of a task's head: its classes, 1 number, or the embedding's size."""
+        kind = self.types[task]
+        if kind == "regression":
+            return 1
+        if kind == "verification":
+            from ..config import TaskConfig
+
+            dim = ((self.meta.get("task_config") or {}).get(task) or {}).get("embedding_dim")
+            return int(dim or TaskConfig(task).embedding_dim)
+        return len(self.meta["classes"][task])
 
     @property
     def frames(self) -> int:
@@ -161,9 +197,13 @@ def load_state(folder: Path) -> dict:
 def _build(run: Run, spec: TreeSpec, model_cfg: ModelConfig, state: dict):
     from ..models import build_model
 
-    model = build_model(spec, model_cfg, {t: len(run.classes[t]) for t in spec.tasks},
+    model = build_model(spec, model_cfg, {t: run.head_size(t) for t in spec.tasks},
                         run.cfg.features.channels, run.frames)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:                      # a head or block of another size
+        raise HmtlError(f"{run.dir}: the stored weights do not fit the {spec.name()} model "
+                        f"({str(e).splitlines()[-1].strip()[:200]})") from None
     if missing or unexpected:
         raise HmtlError(f"{run.dir}: the stored weights do not fit the {spec.name()} model "
                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -1,6 +1,14 @@
-"""A trained TreeModel (optionally behind the front end) as an ONNX graph with one logits and one
-probabilities output per task, dynamic batch and time length, and the metadata `hmtl predict`
-needs embedded in the file."""
+"""A trained TreeModel (optionally behind the front end) as an ONNX graph with outputs per task by
+the task's type, dynamic batch and time length, and the metadata `hmtl predict` needs embedded in
+the file:
+
+    classification  logits_<task> (B, classes) and probs_<task> (B, classes), the softmax
+    regression      value_<task> (B,): the prediction in the label's unit (the head predicts the
+                    standardised target; out * std + mean is part of the graph)
+    verification    embedding_<task> (B, dim), L2-normalised: a trial's score is the dot product
+
+Outputs come in that order: every classification task's logits, then their probabilities (the
+order of exports before task types), then the values, then the embeddings; tasks in model order."""
 
 from __future__ import annotations
 
@@ -21,9 +29,47 @@ METADATA_KEY = "hmtl"
 METADATA_FORMAT = 1
 
 
-def output_names(tasks: list[str]) -> tuple[list[str], list[str]]:
-    """(logits names, probabilities names), in task order."""
-    return [f"logits_{t}" for t in tasks], [f"probs_{t}" for t in tasks]
+KINDS = {"classification": ("logits", "probs"), "regression": ("value",),
+         "verification": ("embedding",)}
+OUTPUT_ORDER = ("logits", "probs", "value", "embedding")
+
+
+def head_type(heads: dict | None, task: str) -> str:
+    """A task's type in a `heads` mapping {task: {"type": ..., ...}}; classification if absent."""
+    return ((heads or {}).get(task) or {}).get("type", "classification")
+
+
+def graph_outputs(tasks: list[str], heads: dict | None = None) -> list[tuple[str, str, str]]:
+    """(kind, task, output name) of every graph output, in the graph's order."""
+    out = []
+    for kind in OUTPUT_ORDER:
+        out += [(kind, t, f"{kind}_{t}") for t in tasks if kind in KINDS[head_type(heads, t)]]
+    return out
+
+
+def output_names(tasks: list[str], heads: dict | None = None) -> tuple[list[str], list[str]]:
+    """(logits names, probabilities names) of the classification tasks, in task order."""
+    cls = [t for t in tasks if head_type(heads, t) == "classification"]
+    return [f"logits_{t}" for t in cls], [f"probs_{t}" for t in cls]
+
+
+def head_outputs(raw: dict[str, torch.Tensor], tasks: list[str], heads: dict | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """The graph's outputs {name: tensor} from the model's raw head outputs {task: (B, n)}: the
+    very computation the exported graph does, so torch references use it too."""
+    out = {}
+    for kind, t, name in graph_outputs(tasks, heads):
+        z = raw[t]
+        if kind == "logits":
+            out[name] = z
+        elif kind == "probs":
+            out[name] = torch.softmax(z, dim=-1)
+        elif kind == "value":
+            h = heads[t]
+            out[name] = z[:, 0] * float(h["std"]) + float(h["mean"])
+        else:
+            out[name] = nn.functional.normalize(z, dim=-1)
+    return out
 
 
 class MaxPoolTime(nn.Module):
@@ -48,19 +94,25 @@ def exportable(model: nn.Module) -> nn.Module:
 
 
 class ExportGraph(nn.Module):
-    """features (B, C, T) or waveform (B, samples) -> logits per task, then probabilities."""
+    """features (B, C, T) or waveform (B, samples) -> the outputs of graph_outputs: logits and
+    probabilities of the classification tasks, values of the regressions, unit embeddings of
+    the verifications. `heads`: {task: {"type", and for a regression "mean" and "std"}};
+    None or a task left out: classification."""
 
-    def __init__(self, model: nn.Module, frontend: nn.Module | None = None):
+    def __init__(self, model: nn.Module, frontend: nn.Module | None = None,
+                 heads: dict | None = None):
         super().__init__()
         self.frontend = frontend
         self.model = exportable(model)
         self.tasks = list(model.tasks)
+        self.heads = {t: dict((heads or {}).get(t) or {"type": "classification"})
+                      for t in self.tasks}
+        self.names = [name for _, _, name in graph_outputs(self.tasks, self.heads)]
 
     def forward(self, inputs: torch.Tensor):
         x = self.frontend(inputs) if self.frontend is not None else inputs   # (B, C, T)
-        out = self.model(x)
-        logits = [out[t] for t in self.tasks]
-        return tuple(logits) + tuple(torch.softmax(z, dim=-1) for z in logits)
+        out = head_outputs(self.model(x), self.tasks, self.heads)
+        return tuple(out[n] for n in self.names)
 
 
 def example_input(features: FeatureConfig, frames: int, waveform: bool, batch: int = 2,
@@ -117,16 +169,16 @@ def _quiet(fn, *args) -> None:
 
 def export_onnx(model: nn.Module, features: FeatureConfig, frames: int, path: str | Path,
                 waveform: bool = False, metadata: dict | None = None,
-                exporter: str = "auto") -> str:
+                exporter: str = "auto", heads: dict | None = None) -> str:
     """Write `model` (TreeModel) as ONNX to `path`; returns the exporter used. `exporter`:
     'dynamo' (torch.export), 'torchscript' (the legacy one), or 'auto' (dynamo, falling back to
-    torchscript if it fails)."""
+    torchscript if it fails). `heads`: each task's type (and a regression's mean and std), as in
+    ExportGraph; None: every task a classification."""
     onnx = need("onnx")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frontend = export_frontend(features).eval() if waveform else None
-    graph = ExportGraph(model, frontend).eval()
-    logits, probs = output_names(graph.tasks)
+    graph = ExportGraph(model, frontend, heads).eval()
     example = example_input(features, frames, waveform)
     tried = ["dynamo", "torchscript"] if exporter == "auto" else [exporter]
     errors = []
@@ -140,7 +192,7 @@ def export_onnx(model: nn.Module, features: FeatureConfig, frames: int, path: st
         try:
             with torch.no_grad():
                 _quiet(_export_dynamo if how == "dynamo" else _export_torchscript,
-                       graph, example, path, logits + probs, waveform)
+                       graph, example, path, graph.names, waveform)
             used = how
             break
         except Exception as e:  # noqa: BLE001 - any exporter failure: try the next, then report

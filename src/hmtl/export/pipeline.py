@@ -1,7 +1,11 @@
 """`hmtl export`: the final tree of a run as ONNX, checked against torch, optionally int8, with
 latency and size of the compared methods. Writes OUT/model.onnx, OUT/model.int8.onnx and
 OUT/export.json; with latency, OUT/latency/<method>.onnx and the run's results.json gains
-`latency_ms` and `onnx_bytes` per method."""
+`latency_ms` and `onnx_bytes` per method.
+
+export.json's "metrics" holds each task's primary test metric (accuracy, MAE in the label's
+unit, EER on the stored test trials) for torch, the float and the int8 graph; "accuracy" is its
+classification part, in the shape it had before task types."""
 
 from __future__ import annotations
 
@@ -12,23 +16,42 @@ from ..errors import HmtlError
 from ..utils.io import atomic_write_json, read_json
 from ..utils.progress import say
 from .load import EXPORTABLE, Run, load_model, load_run, load_single
-from .onnx_export import export_onnx, output_names
+from .onnx_export import export_onnx, graph_outputs
 
 LATENCY_METHODS = ("independent", "flat", "hierarchical")
 
 
-def metadata(run: Run, info: dict, waveform: bool) -> dict:
-    """What `hmtl predict` needs to use the file on its own, embedded in it."""
+def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = None) -> dict:
+    """What `hmtl predict` needs to use the file on its own, embedded in it: per task its type
+    ("types"), a classification's class names ("classes"), a regression's training mean and std
+    ("regression"; the graph's value_<task> is already in the label's unit) and the output
+    names by kind ("outputs": logits, probs, value, embedding -> {task: name})."""
     feats = run.cfg.features
-    logits, probs = output_names(run.tasks)
+    tasks = list(tasks or run.tasks)
+    heads = run.heads
+    outputs: dict = {"logits": {}, "probs": {}}
+    for kind, t, name in graph_outputs(tasks, heads):
+        outputs.setdefault(kind, {})[t] = name
     return {"input": "waveform" if waveform else "features",
             "length": feats.num_samples if waveform else run.frames,
-            "tasks": run.tasks, "classes": run.classes, "frames": run.frames,
+            "tasks": tasks, "types": {t: heads[t]["type"] for t in tasks},
+            "classes": {t: c for t, c in run.classes.items() if t in tasks},
+            "regression": {t: {"mean": heads[t]["mean"], "std": heads[t]["std"]} for t in tasks
+                           if heads[t]["type"] == "regression"},
+            "frames": run.frames,
             "sample_rate": feats.sample_rate, "duration": feats.duration,
             "features": dataclasses.asdict(feats),
-            "outputs": {"logits": dict(zip(run.tasks, logits)),
-                        "probs": dict(zip(run.tasks, probs))},
+            "outputs": outputs,
             "method": info["method"], "seed": info["seed"], "trainings": info["trainings"]}
+
+
+def _outputs_by_kind(run: Run) -> dict[str, list[str]]:
+    """export.json's "outputs": {kind: [names]}: logits and probs always (as before task
+    types), value and embedding when some task has them."""
+    out: dict[str, list[str]] = {"logits": [], "probs": []}
+    for kind, _, name in graph_outputs(run.tasks, run.heads):
+        out.setdefault(kind, []).append(name)
+    return out
 
 
 def _versions() -> dict:
@@ -44,7 +67,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
                seed: int | None = None, waveform: bool = False, int8: bool = False,
                latency: bool = False, runs: int = 100, exporter: str = "auto",
                tolerance: float = 1e-4) -> dict:
-    from .check import accuracy_on_test_split, parity, require_parity
+    from .check import classification_accuracy, metrics_on_test_split, parity, require_parity
     from .latency import onnx_bytes
     from .runtime import session
 
@@ -57,7 +80,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     path = out / "model.onnx"
     say(f"export: {method} model (seed {info['seed']}) -> {path}")
     used = export_onnx(model, run.cfg.features, run.frames, path, waveform,
-                       metadata(run, info, waveform), exporter)
+                       metadata(run, info, waveform), exporter, heads=run.heads)
     sessions = {"onnx": session(path)}
     report: dict = {
         "run": str(run.dir), "out": str(out), "method": method, "seed": info["seed"],
@@ -66,7 +89,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
         "input_shape": ["batch", "samples"] if waveform else ["batch", run.cfg.features.channels,
                                                               "time"],
         "trained_length": run.cfg.features.num_samples if waveform else run.frames,
-        "outputs": dict(zip(("logits", "probs"), output_names(run.tasks))),
+        "outputs": _outputs_by_kind(run),
         "exporter": used, "versions": _versions(), "tolerance": tolerance,
         "files": {"model.onnx": onnx_bytes(path)},
     }
@@ -87,11 +110,13 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
         sessions["onnx_int8"] = session(qpath)
         report["parity"]["onnx_int8"] = parity(run, model, sessions["onnx_int8"], waveform)
     try:
-        acc = accuracy_on_test_split(run, model, sessions, waveform)
-        acc["recorded"] = {t: m.get("accuracy") for t, m in info["test"].items()}
-        report["accuracy"] = acc
+        scores = metrics_on_test_split(run, model, sessions, waveform)
+        scores["recorded"] = {t: info["test"].get(t, {}).get(m)
+                              for t, m in scores["primary"].items()}
+        report["metrics"] = scores
+        report["accuracy"] = classification_accuracy(scores, run)
     except HmtlError as e:     # e.g. --waveform and the test clips' audio is gone
-        report["accuracy"] = None
+        report["metrics"] = report["accuracy"] = None
         report["accuracy_note"] = str(e)
     if latency:
         report["latency"] = method_latencies(run, out, waveform, seed, runs, exporter,
@@ -116,7 +141,7 @@ def method_latencies(run: Run, out: Path, waveform: bool, seed: int | None, runs
         model, info = load_model(run, name, seed)
         path = folder / f"{name}.onnx"
         export_onnx(model, run.cfg.features, run.frames, path, waveform,
-                    metadata(run, info, waveform), exporter)
+                    metadata(run, info, waveform), exporter, heads=run.heads)
         lat = measure_latency(path, runs=runs)
         methods[name] = {"latency_ms": lat["median_ms"], "p90_ms": lat["p90_ms"],
                          "onnx_bytes": onnx_bytes(path), "file": str(path.relative_to(out)),
@@ -125,9 +150,9 @@ def method_latencies(run: Run, out: Path, waveform: bool, seed: int | None, runs
     for task in run.tasks:
         single, info = load_single(run, task, seed)
         path = folder / f"independent_{_safe(task)}.onnx"
-        meta = metadata(run, info, waveform)
-        meta.update(tasks=[task], classes={task: run.classes[task]})
-        export_onnx(single, run.cfg.features, run.frames, path, waveform, meta, exporter)
+        meta = metadata(run, info, waveform, tasks=[task])
+        export_onnx(single, run.cfg.features, run.frames, path, waveform, meta, exporter,
+                    heads={task: run.heads[task]})
         separate["latency_ms"] += measure_latency(path, runs=runs)["median_ms"]
         separate["onnx_bytes"] += onnx_bytes(path)
         separate["files"].append(str(path.relative_to(out)))

@@ -1,9 +1,17 @@
-"""Predict every task's label for audio files of any length, from a run folder (torch) or an
-exported .onnx file (onnxruntime, with the metadata `hmtl export` embeds).
+"""Predict every task for audio files of any length, from a run folder (torch) or an exported
+.onnx file (onnxruntime, with the metadata `hmtl export` embeds). Per task, by its type:
+
+    classification  {"label", "probability"}: the most probable class and its probability
+    regression      {"value"}: the prediction in the label's unit
+    verification    {"embedding_norm"}: the length of the mean of the windows' unit embeddings
+                    (1 for a clip of one window; lower when the windows disagree); with an
+                    enrolment clip, {"score"}: the cosine similarity of the clip's embedding and
+                    the enrolment clip's, in [-1, 1] (higher: more likely the same identity)
 
 A clip is decoded to mono at the model's rate. Longer than the model's window: it is cut into
 windows of that length with a hop of half a window (plus one window flush with the end, so the
-tail is seen) and each task's probabilities are averaged over the windows. Not longer: it is
+tail is seen); classification probabilities and regression values are averaged over the windows,
+and a verification's unit embeddings are averaged and then L2-normalised again. Not longer: it is
 cropped or zero-padded as in training (hmtl.data.audio.fix_length with the run's crop policy,
 centre by default) and predicted once."""
 
@@ -21,14 +29,24 @@ from ..errors import HmtlError
 
 
 class Predictor:
-    """Waveform windows (W, samples) -> probabilities per task (W, classes)."""
+    """Waveform windows (W, samples) -> per task: probabilities (W, classes) of a
+    classification, values (W,) of a regression in the label's unit, unit embeddings (W, dim)
+    of a verification."""
 
     tasks: list[str]
+    types: dict[str, str]
     classes: dict[str, list[str]]
     features: FeatureConfig
 
-    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def outputs(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        """The name before task types: every task's output (outputs)."""
+        return self.outputs(windows)
+
+    def type_of(self, task: str) -> str:
+        return self.types.get(task, "classification")
 
 
 class TorchPredictor(Predictor):
@@ -39,14 +57,22 @@ class TorchPredictor(Predictor):
         run = load_run(run_dir)
         self.model, self.info = load_model(run, method, seed)
         self.tasks, self.classes, self.features = run.tasks, run.classes, run.cfg.features
+        self.types, self.heads = run.types, run.heads
         self.frontend = build_frontend(self.features).eval()
 
-    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def outputs(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         import torch
 
+        from .onnx_export import head_outputs
+
         with torch.no_grad():
-            out = self.model(self.frontend(torch.from_numpy(windows)))
-            return {t: torch.softmax(out[t], dim=-1).numpy() for t in self.tasks}
+            out = head_outputs(self.model(self.frontend(torch.from_numpy(windows))), self.tasks,
+                               self.heads)
+        return {t: out[f"{READS[self.type_of(t)]}_{t}"].numpy() for t in self.tasks}
+
+
+READS = {"classification": "probs", "regression": "value", "verification": "embedding"}
+"""The kind of graph output predict reads for a task of each type."""
 
 
 class OnnxPredictor(Predictor):
@@ -57,25 +83,29 @@ class OnnxPredictor(Predictor):
         self.sess = session(path, threads)
         meta = read_metadata(path, self.sess)
         self.tasks, self.classes = list(meta["tasks"]), meta["classes"]
+        self.types = {t: (meta.get("types") or {}).get(t, "classification") for t in self.tasks}
         known = {f.name for f in dataclasses.fields(FeatureConfig)}   # another version's extras
         self.features = from_dict(FeatureConfig, {k: v for k, v in meta["features"].items()
                                                   if k in known}, where=f"{path}: features")
         self.input = self.sess.get_inputs()[0].name
-        self.outputs = [meta["outputs"]["probs"][t] for t in self.tasks]
+        try:
+            self.output_names = [meta["outputs"][READS[self.type_of(t)]][t] for t in self.tasks]
+        except KeyError as e:
+            raise HmtlError(f"{path}: damaged hmtl metadata (no output for {e})") from None
         self.frontend = None
         if meta["input"] == "features":       # the graph starts after the front end: run it here
             from ..data.frontend import build_frontend
 
             self.frontend = build_frontend(self.features).eval()
 
-    def probabilities(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    def outputs(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         x = windows
         if self.frontend is not None:
             import torch
 
             with torch.no_grad():
                 x = self.frontend(torch.from_numpy(windows)).numpy()         # (W, C, frames)
-        out = self.sess.run(self.outputs, {self.input: x.astype(np.float32)})
+        out = self.sess.run(self.output_names, {self.input: x.astype(np.float32)})
         return dict(zip(self.tasks, out))
 
 
@@ -110,8 +140,11 @@ def windows(wave: np.ndarray, length: int, crop: str = "center") -> np.ndarray:
 
 def predict_wave(predictor: Predictor, wave: np.ndarray, batch: int = 32
                  ) -> tuple[dict[str, np.ndarray], int]:
-    """(mean probabilities per task over the clip's windows, number of windows). Windows are
-    cut a batch at a time, so an hour-long file needs no hour of copies."""
+    """(mean over the clip's windows of each task's output, number of windows): probabilities
+    of a classification, values of a regression, and for a verification the mean of the unit
+    embeddings, NOT normalised again (unit_embedding does that; its length says how much the
+    windows agree). Windows are cut a batch at a time, so an hour-long file needs no hour of
+    copies."""
     feats = predictor.features
     wave = wave.astype(np.float32, copy=False)
     length = feats.num_samples
@@ -121,7 +154,7 @@ def predict_wave(predictor: Predictor, wave: np.ndarray, batch: int = 32
         chunk = starts[i:i + batch]
         wins = (fix_length(wave, length, feats.crop)[None] if chunk == [None]
                 else np.stack([wave[s:s + length] for s in chunk]))          # (W, samples)
-        for t, p in predictor.probabilities(wins).items():
+        for t, p in predictor.outputs(wins).items():
             total[t] = total.get(t, 0.0) + p.sum(axis=0)
     return {t: v / len(starts) for t, v in total.items()}, len(starts)
 
@@ -142,12 +175,50 @@ def read_audio(path: str | Path, rate: int) -> np.ndarray:
         raise BadAudio(f"{path}: {re.sub(r'Error opening <[^>]*>: ', '', str(e))}") from None
 
 
-def predict_file(predictor: Predictor, path: str | Path) -> dict:
-    """{"file": path, "<task>": {"label": ..., "probability": ...}, ...}; raises BadAudio."""
+def unit_embedding(mean: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the mean of a clip's window embeddings L2-normalised, the mean's length before that)."""
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm > 0 else mean), norm
+
+
+def enrolment(predictor: Predictor, path: str | Path) -> dict[str, np.ndarray]:
+    """The enrolment clip's unit embedding per verification task (averaged over its windows
+    like any clip). Raises HmtlError naming the file when it cannot be read, or when the model
+    has no verification task."""
+    tasks = [t for t in predictor.tasks if predictor.type_of(t) == "verification"]
+    if not tasks:
+        raise HmtlError(f"--enroll {path}: the model has no verification task (tasks: "
+                        f"{', '.join(f'{t} ({predictor.type_of(t)})' for t in predictor.tasks)})")
+    try:
+        wave = read_audio(path, predictor.features.sample_rate)
+    except BadAudio as e:
+        raise HmtlError(f"--enroll {e}") from None
+    means, _ = predict_wave(predictor, wave)
+    return {t: unit_embedding(means[t])[0] for t in tasks}
+
+
+def predict_file(predictor: Predictor, path: str | Path,
+                 enroll: dict[str, np.ndarray] | None = None) -> dict:
+    """{"file": path, "<task>": {...}, ...} with, per task by its type: {"label",
+    "probability"} (classification), {"value"} (regression, in the label's unit),
+    {"embedding_norm"} (verification: the length of the mean of the windows' unit embeddings,
+    1 for one window) or, given the enrolment embeddings (enrolment()), {"score"}: the cosine
+    similarity of the clip's and the enrolment clip's embeddings. Raises BadAudio."""
     wave = read_audio(path, predictor.features.sample_rate)
-    probs, _ = predict_wave(predictor, wave)
+    means, _ = predict_wave(predictor, wave)
     line: dict = {"file": str(path)}
     for t in predictor.tasks:
-        k = int(np.argmax(probs[t]))
-        line[t] = {"label": predictor.classes[t][k], "probability": round(float(probs[t][k]), 6)}
+        kind, out = predictor.type_of(t), means[t]
+        if kind == "regression":
+            line[t] = {"value": round(float(out), 6)}
+        elif kind == "verification":
+            unit, norm = unit_embedding(out)
+            if enroll is not None and t in enroll:
+                score = float(np.clip(np.dot(unit, enroll[t]), -1.0, 1.0))
+                line[t] = {"score": round(score, 6)}
+            else:
+                line[t] = {"embedding_norm": round(min(norm, 1.0), 6)}
+        else:
+            k = int(np.argmax(out))
+            line[t] = {"label": predictor.classes[t][k], "probability": round(float(out[k]), 6)}
     return line

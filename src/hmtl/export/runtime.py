@@ -26,18 +26,15 @@ def session(path: str | Path, threads: int | None = None):
                         f"({str(e).splitlines()[0][:200]})") from None
 
 
-def run_graph(sess, x: np.ndarray, tasks: list[str], batch: int = 64
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(logits, probabilities) per task for inputs `x` (N, …), `batch` rows at a time."""
+def run_graph(sess, x: np.ndarray, names: list[str] | None = None, batch: int = 64
+              ) -> dict[str, np.ndarray]:
+    """{output name: array} for inputs `x` (N, …), `batch` rows at a time; `names`: the outputs
+    wanted (default: every output of the graph)."""
     name = sess.get_inputs()[0].name
-    logits: dict[str, list] = {t: [] for t in tasks}
-    probs: dict[str, list] = {t: [] for t in tasks}
-    wanted = [f"logits_{t}" for t in tasks] + [f"probs_{t}" for t in tasks]
+    wanted = list(names) if names is not None else [o.name for o in sess.get_outputs()]
+    parts: dict[str, list] = {n: [] for n in wanted}
     for start in range(0, len(x), batch):
         xb = np.ascontiguousarray(x[start:start + batch], dtype=np.float32)
-        out = sess.run(wanted, {name: xb})
-        for i, t in enumerate(tasks):
-            logits[t].append(out[i])
-            probs[t].append(out[len(tasks) + i])
-    return ({t: np.concatenate(v) for t, v in logits.items()},
-            {t: np.concatenate(v) for t, v in probs.items()})
+        for n, out in zip(wanted, sess.run(wanted, {name: xb})):
+            parts[n].append(out)
+    return {n: np.concatenate(v) for n, v in parts.items()}

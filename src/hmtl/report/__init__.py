@@ -1,7 +1,9 @@
 """report.html: a self-contained page per run (tables, synergy heat-maps, the tree, accuracy
-against size and compute), rebuilt from results.json without training anything.
+against size and compute), rebuilt from results.json without training anything. Every task is
+shown in its primary metric (accuracy, EER, MAE: see metrics.py).
 
     load.py          results.json and the optional files of a run folder
+    metrics.py       how each task's primary metric is shown: unit, scale, direction
     synergy.py       stage-2 measurements as task × task matrices
     blocks.py        per-depth size and cost of a tree, from the run's config
     plots.py         matplotlib figures as inline SVG (matplotlib is imported there only)

@@ -20,6 +20,20 @@ class BlockCosts:
                 for d, p in enumerate(tree)]
 
 
+def head_outputs(meta: dict, task: str) -> int | None:
+    """Outputs of a task's head, by its type: its classes, 1 number, or the embedding size."""
+    kind = (meta.get("types") or {}).get(task, "classification")
+    if kind == "regression":
+        return 1
+    if kind == "verification":
+        from ..config import TaskConfig
+
+        dim = ((meta.get("task_config") or {}).get(task) or {}).get("embedding_dim")
+        return int(dim or TaskConfig(task).embedding_dim)
+    classes = (meta.get("classes") or {}).get(task)
+    return len(classes) if classes else None
+
+
 def block_costs(info: RunInfo) -> BlockCosts | None:
     """None when config.yaml is absent, unreadable, or disagrees with the sizes in results.json
     (a config edited after the run): a wrong per-depth figure is worse than none."""
@@ -37,9 +51,8 @@ def block_costs(info: RunInfo) -> BlockCosts | None:
             return None
         params = [backbone.block_params(d) for d in range(1, backbone.depth + 1)]
         macs = [backbone.block_macs(d) for d in range(1, backbone.depth + 1)]
-        classes = (info.meta or {}).get("classes") or {}
-        heads = {t: head_params(backbone.out_features, len(classes[t]))
-                 for t in info.tasks if t in classes}
+        heads = {t: head_params(backbone.out_features, n)
+                 for t in info.tasks if (n := head_outputs(info.meta or {}, t))}
     except Exception:                                   # optional detail: never fail the report
         return None
     costs = BlockCosts(params, macs, heads if len(heads) == len(info.tasks) else {})

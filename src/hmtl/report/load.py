@@ -79,6 +79,32 @@ class RunInfo:
               for k in list((c.get("drops") or {})) + list((c.get("skipped") or {}))]
         return max(ks) if ks else None
 
+    @property
+    def primary(self) -> dict[str, str]:
+        """Each task's primary metric (accuracy, eer, mae): as results.json names it in any
+        method, else from the task's type in data/meta.json, else accuracy."""
+        from .metrics import TYPE_PRIMARY, primary_of
+
+        types = (self.meta or {}).get("types") or {}
+        out = {}
+        for t in self.tasks:
+            name = next((p for m in self.methods.values()
+                         if (p := primary_of((m.get("metrics") or {}).get(t)))), None)
+            out[t] = name or TYPE_PRIMARY.get(types.get(t), "accuracy")
+        return out
+
+    @property
+    def metrics(self) -> dict:
+        """{task: report.metrics.Metric} of each task's primary metric."""
+        from .metrics import metric
+
+        return {t: metric(name) for t, name in self.primary.items()}
+
+    @property
+    def mixed(self) -> bool:
+        """Some task is measured otherwise than by accuracy (a regression or verification)."""
+        return any(name != "accuracy" for name in self.primary.values())
+
     def stage1_records(self, task: str) -> list[dict]:
         """The task's isolated models, one per seed of the run; the newest when a folder holds
         trainings of an earlier configuration too."""

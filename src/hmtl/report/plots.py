@@ -82,10 +82,14 @@ def colormap_stops(name: str, n: int = 9) -> list[str]:
 # ----------------------------------------------------------------------------- heat-maps
 
 def heatmap(tasks: list[str], cells: list[list[Cell]], title: str, uid: str, cmap: str,
-            vmin: float, vmax: float, fmt, scale: float = 1.0) -> str:
+            vmin: float, vmax: float, fmt, scale: float = 1.0,
+            row_scales: list | None = None, row_labels: list[str] | None = None) -> str:
     """One task × task matrix. Measured cells are coloured and annotated (fmt(value)); cells
     over tolerance get a dark frame; skipped ones are hatched grey and say so; missing ones
-    are left blank with 'n/a'; the diagonal is a dash."""
+    are left blank with 'n/a'; cells whose value has no common unit ("mixed") say so in grey;
+    the diagonal is a dash. row_scales: per row, None (the figure's scale) or its own
+    (scale, vmin, vmax, fmt), for a row measured in another unit; row_labels: the y tick
+    labels (default: the task names)."""
     matplotlib, _, _ = _mpl()
     from matplotlib.patches import Rectangle
 
@@ -97,14 +101,16 @@ def heatmap(tasks: list[str], cells: list[list[Cell]], title: str, uid: str, cma
         colormap = matplotlib.colormaps[cmap]
         small = 8.5 if n <= 6 else 7 if n <= 9 else 6
         for i, row in enumerate(cells):
+            own = row_scales[i] if row_scales else None
+            sc, lo, hi, f = own if own is not None else (scale, vmin, vmax, fmt)
             for j, c in enumerate(row):
                 if c.kind == "value":
-                    v = c.value * scale
-                    rgba = colormap((v - vmin) / (vmax - vmin) if vmax > vmin else 0.5)
+                    v = c.value * sc
+                    rgba = colormap(min(max((v - lo) / (hi - lo), 0.0), 1.0) if hi > lo else 0.5)
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=rgba,
                                            edgecolor="none"))
                     dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
-                    ax.text(j, i, fmt(v), ha="center", va="center", fontsize=small + 0.5,
+                    ax.text(j, i, f(v), ha="center", va="center", fontsize=small + 0.5,
                             color="white" if dark else "#111827",
                             fontweight="bold" if c.over else "normal")
                     if c.over:
@@ -118,6 +124,9 @@ def heatmap(tasks: list[str], cells: list[list[Cell]], title: str, uid: str, cma
                             bbox=dict(boxstyle="round,pad=0.15", fc="#f9fafb", ec="none"))
                 elif c.kind == "missing":
                     ax.text(j, i, "n/a", ha="center", va="center", fontsize=small, color="#9ca3af")
+                elif c.kind == "mixed":
+                    ax.text(j, i, "units", ha="center", va="center", fontsize=small,
+                            color="#9ca3af", style="italic")
                 else:
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#f3f4f6",
                                            edgecolor="none"))
@@ -126,7 +135,7 @@ def heatmap(tasks: list[str], cells: list[list[Cell]], title: str, uid: str, cma
         ax.set_ylim(n - 0.5, -0.5)                     # first task on top, as in a table
         ax.set_aspect("equal")
         ax.set_xticks(range(n), tasks, rotation=40, ha="right", rotation_mode="anchor")
-        ax.set_yticks(range(n), tasks)
+        ax.set_yticks(range(n), row_labels or tasks)
         ax.set_xticks([x - 0.5 for x in range(1, n)], minor=True)
         ax.set_yticks([y - 0.5 for y in range(1, n)], minor=True)
         ax.grid(which="minor", color="white", linewidth=1.5)
@@ -140,9 +149,11 @@ def heatmap(tasks: list[str], cells: list[list[Cell]], title: str, uid: str, cma
 # ----------------------------------------------------------------------------- scatters
 
 def scatter(points: list[dict], xkey: str, xlabel: str, uid: str,
-            reference: float | None = None) -> str:
-    """Mean test accuracy over tasks against size or cost, one point per method with the
-    spread over seeds as a vertical error bar. points: {name, acc, err, <xkey>, hollow}."""
+            reference: float | None = None,
+            ylabel: str = "mean test accuracy over tasks (%)") -> str:
+    """Mean test accuracy over tasks (or the score `ylabel` names) against size or cost, one
+    point per method with the spread over seeds as a vertical error bar.
+    points: {name, acc (the y value), err, <xkey>, hollow}."""
     matplotlib, _, _ = _mpl()
     from matplotlib.ticker import FuncFormatter
 
@@ -164,7 +175,7 @@ def scatter(points: list[dict], xkey: str, xlabel: str, uid: str,
         ax.xaxis.set_major_formatter(FuncFormatter(_si))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("mean test accuracy over tasks (%)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, color="#e5e7eb", linewidth=0.8)
         ax.set_axisbelow(True)
         _pad_limits(ax, pts, xkey)
@@ -217,9 +228,11 @@ def _label_points(ax, fig, pts, xkey) -> None:
                     fontweight="bold" if p["name"] == "hierarchical" else "normal")
 
 
-def seed_spread(per_seed: list[dict], tasks: list[str]) -> float:
-    """Sample std over seeds of the mean accuracy over tasks (0 for one seed)."""
-    means = [100 * sum(s[t] for t in tasks) / len(tasks) for s in per_seed
+def seed_spread(per_seed: list[dict], tasks: list[str], transform=None) -> float:
+    """Sample std over seeds of the mean accuracy over tasks (0 for one seed); `transform`
+    (task, value) -> score maps each seed's primary value first (e.g. EER -> 1 − EER)."""
+    f = transform or (lambda t, v: v)
+    means = [100 * sum(f(t, s[t]) for t in tasks) / len(tasks) for s in per_seed
              if all(t in s for t in tasks)]
     if len(means) < 2:
         return 0.0

@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from ..models import TreeSpec
+from ..tasks import METRIC_UNITS
 from .context import Context, mean_std
 from .stage1 import Stage1
 
@@ -139,7 +140,7 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             for t in p:
                 ds = [s1.drop(t, r["val"][t]) for r in recs]
                 outcome.drops[t], outcome.drop_std[t] = mean_std(ds)
-            outcome.synergy = -sum(outcome.drops.values()) / 2
+            outcome.synergy = -sum(_comparable(ctx, s1, t, outcome.drops[t]) for t in p) / 2
             outcome.compatible = all(outcome.drops[t] <= outcomes[p].tolerances[t] for t in p)
             outcomes[p].depths[k] = outcome
         for p, k in todo:                       # after the whole wave: exhaustive has no order
@@ -149,6 +150,15 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             if k not in outcomes[p].depths:
                 outcomes[p].depths[k] = sweeps[p].infer(k)
     return [outcomes[p] for p in pairs]
+
+
+def _comparable(ctx: Context, s1: Stage1, task: str, value: float) -> float:
+    """A drop in accuracy/EER points as is; a regression's drop (in the label's unit) rescaled
+    by search.tolerance / the task's tolerance, so that synergy adds like with like."""
+    if METRIC_UNITS[s1.metric(task)] == "fraction":
+        return value
+    own = next(t.tolerance for t in ctx.cfg.data.tasks if t.name == task)
+    return value * ctx.cfg.search.tolerance / own if own else value
 
 
 def pair_job(ctx: Context, s1: Stage1, a: str, b: str, k: int, seed: int):
