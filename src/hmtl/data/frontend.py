@@ -60,25 +60,37 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
     return basis.float()
 
 
-class LogMel(nn.Module):
-    """Waveform (B, samples) -> log-mel (B, n_mels, frames), in dB with an 80 dB floor per clip
-    below its maximum (librosa's power_to_db(ref=1, top_db=80))."""
+class StftPower(nn.Module):
+    """Waveform (B, samples) -> power spectrogram (B, n_fft//2 + 1, frames) with torch.stft
+    (centred, zero-padded, periodic Hann window)."""
 
-    def __init__(self, cfg: FeatureConfig, top_db: float = 80.0):
+    def __init__(self, cfg: FeatureConfig):
         super().__init__()
         self.n_fft, self.hop, self.win = cfg.n_fft, cfg.hop_length, cfg.win_length
-        self.top_db = top_db
         self.register_buffer("window", torch.hann_window(cfg.win_length, periodic=True),
                              persistent=False)
-        self.register_buffer("fbank", mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels,
-                                                     cfg.fmin, cfg.fmax), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(wave, self.n_fft, hop_length=self.hop, win_length=self.win,
                           window=self.window, center=True, pad_mode="constant",
                           return_complex=True)                        # (B, F, T)
-        power = spec.real ** 2 + spec.imag ** 2
-        mel = torch.matmul(self.fbank, power)                         # (B, n_mels, T)
+        return spec.real ** 2 + spec.imag ** 2
+
+
+class LogMel(nn.Module):
+    """Waveform (B, samples) -> log-mel (B, n_mels, frames), in dB with an 80 dB floor per clip
+    below its maximum (librosa's power_to_db(ref=1, top_db=80)). The power spectrogram comes
+    from torch.stft, or from another module computing the same (export uses a convolution)."""
+
+    def __init__(self, cfg: FeatureConfig, top_db: float = 80.0, power: nn.Module | None = None):
+        super().__init__()
+        self.power = power if power is not None else StftPower(cfg)
+        self.top_db = top_db
+        self.register_buffer("fbank", mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels,
+                                                     cfg.fmin, cfg.fmax), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        mel = torch.matmul(self.fbank, self.power(wave))              # (B, n_mels, T)
         db = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
         floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
         return torch.maximum(db, floor)
@@ -87,14 +99,14 @@ class LogMel(nn.Module):
 class MFCC(nn.Module):
     """Waveform (B, samples) -> MFCC (B, n_mfcc, frames): orthonormal DCT of the dB log-mel."""
 
-    def __init__(self, cfg: FeatureConfig):
+    def __init__(self, cfg: FeatureConfig, power: nn.Module | None = None):
         super().__init__()
-        self.logmel = LogMel(cfg)
+        self.logmel = LogMel(cfg, power=power)
         self.register_buffer("dct", dct_matrix(cfg.n_mfcc, cfg.n_mels), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return torch.matmul(self.dct, self.logmel(wave))              # (B, n_mfcc, T)
 
 
-def build_frontend(cfg: FeatureConfig) -> nn.Module:
-    return MFCC(cfg) if cfg.kind == "mfcc" else LogMel(cfg)
+def build_frontend(cfg: FeatureConfig, power: nn.Module | None = None) -> nn.Module:
+    return MFCC(cfg, power) if cfg.kind == "mfcc" else LogMel(cfg, power=power)

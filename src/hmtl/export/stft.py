@@ -2,8 +2,8 @@
 
 torch.stft returns complex tensors, which the TorchScript ONNX exporter rejects and which the
 torch.export-based one turns into the ONNX `STFT` operator, absent from many runtimes and
-compilers. A convolution runs everywhere. `ConvLogMel`/`ConvMFCC` compute exactly what
-hmtl.data.frontend's LogMel/MFCC compute (tested against them); they are used only for export."""
+compilers. A convolution runs everywhere; `export_frontend` is the training front end with
+this STFT inside (tested against it) and is used only for export."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..config import FeatureConfig
-from ..data.frontend import dct_matrix, mel_filterbank
+from ..data.frontend import build_frontend
 
 
 def dft_kernels(n_fft: int, win_length: int) -> tuple[torch.Tensor, int]:
@@ -55,33 +55,7 @@ class ConvSTFT(nn.Module):
         return real * real + imag * imag
 
 
-class ConvLogMel(nn.Module):
-    """hmtl.data.frontend.LogMel with the STFT as a convolution."""
-
-    def __init__(self, cfg: FeatureConfig, top_db: float = 80.0):
-        super().__init__()
-        self.stft = ConvSTFT(cfg.n_fft, cfg.hop_length, cfg.win_length)
-        self.top_db = top_db
-        self.register_buffer("fbank", mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels,
-                                                     cfg.fmin, cfg.fmax), persistent=False)
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        mel = torch.matmul(self.fbank, self.stft(wave))               # (B, n_mels, T)
-        db = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
-        floor = db.amax(dim=(-2, -1), keepdim=True) - self.top_db
-        return torch.maximum(db, floor)
-
-
-class ConvMFCC(nn.Module):
-    def __init__(self, cfg: FeatureConfig):
-        super().__init__()
-        self.logmel = ConvLogMel(cfg)
-        self.register_buffer("dct", dct_matrix(cfg.n_mfcc, cfg.n_mels), persistent=False)
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(self.dct, self.logmel(wave))              # (B, n_mfcc, T)
-
-
 def export_frontend(cfg: FeatureConfig) -> nn.Module:
-    """The export twin of hmtl.data.frontend.build_frontend(cfg)."""
-    return ConvMFCC(cfg) if cfg.kind == "mfcc" else ConvLogMel(cfg)
+    """The export twin of hmtl.data.frontend.build_frontend(cfg): the same module with the
+    STFT as a convolution."""
+    return build_frontend(cfg, power=ConvSTFT(cfg.n_fft, cfg.hop_length, cfg.win_length))
