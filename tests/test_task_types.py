@@ -108,7 +108,7 @@ def test_group_split_gives_speaker_disjoint_trials(corpus, tmp_path):
 @pytest.mark.slow
 def test_a_mixed_type_tree_trains_and_reports(corpus, tmp_path):
     cfg = tiny_config(corpus, tasks=MIXED, overrides=["train.epochs=4"])
-    r = run_pipeline(cfg, tmp_path / "run", verbose=False)
+    r = run_pipeline(cfg, tmp_path / "run", verbose=True)      # the status lines too
     h = r["methods"]["hierarchical"]["metrics"]
     assert set(h["vowel"]) >= {"accuracy", "macro_f1", "accuracy_std"} and h["vowel"]["primary"] == "accuracy"
     assert set(h["f0"]) >= {"mae", "pearson_r", "mae_std"} and h["f0"]["primary"] == "mae"
@@ -122,3 +122,18 @@ def test_a_mixed_type_tree_trains_and_reports(corpus, tmp_path):
     state = next((tmp_path / "run" / "runs").glob("*/model.pt"))
     assert json.loads((tmp_path / "run" / "results.json").read_text())["tasks"] == ["vowel", "f0", "voice"]
     assert state.exists()
+
+
+@pytest.mark.slow
+def test_every_baseline_handles_every_task_type(corpus, tmp_path):
+    methods = ["independent", "flat", "hierarchical", "lth", "lt4rec", "branched", "random_tree",
+               "flat_matched"]
+    cfg = tiny_config(corpus, tasks=MIXED, overrides=["train.epochs=2", f"methods={methods}",
+                                                      "baselines.random_draws=1"])
+    r = run_pipeline(cfg, tmp_path / "run", verbose=False)
+    assert list(r["methods"]) == methods
+    for name, entry in r["methods"].items():
+        m = entry["metrics"]
+        assert {m["vowel"]["primary"], m["f0"]["primary"], m["voice"]["primary"]} == \
+            {"accuracy", "mae", "eer"}, name
+        assert np.isfinite(entry["vs_independent"]["mean_drop"]), name

@@ -41,11 +41,11 @@ def tree_method(records: list[dict], tasks: list[str]) -> dict:
     first = records[0]
     metrics = aggregate(records, tasks)
     return {"params": first["params"], "nonzero_params": first["params"], "macs": first["macs"],
-            "metrics": metrics, "primary": _method_primary(metrics, tasks), "tree": first["tree"],
+            "metrics": metrics, "primary": method_primary(metrics, tasks), "tree": first["tree"],
             "per_seed": [{t: primary_value(r["test"][t]) for t in tasks} for r in records]}
 
 
-def _method_primary(metrics: dict, tasks: list[str]):
+def method_primary(metrics: dict, tasks: list[str]):
     """"accuracy" when every task is a classification (as before task types), else per task."""
     p = _primaries(metrics, tasks)
     return "accuracy" if set(p.values()) == {"accuracy"} else p
@@ -61,7 +61,7 @@ def independent_method(stage1_records: dict[str, list[dict]], tasks: list[str], 
     n = len(next(iter(stage1_records.values())))
     per_seed = [{t: primary_value(stage1_records[t][i]["test"][t]) for t in tasks} for i in range(n)]
     return {"params": params, "nonzero_params": params, "macs": macs, "metrics": metrics,
-            "primary": _method_primary(metrics, tasks), "tree": tree, "per_seed": per_seed}
+            "primary": method_primary(metrics, tasks), "tree": tree, "per_seed": per_seed}
 
 
 def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 from ..models import TreeSpec
-from ..results import aggregate
+from ..results import aggregate, method_primary, primary_value
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
 from .common import (block_and_head_params, counts_params, group_counts, spec_cost,
@@ -89,7 +89,8 @@ def random_trees(ctx: Context, state: SearchState) -> dict:
     params = round(sum(d["params"] for d in draws) / len(draws))
     return {"params": params, "nonzero_params": params,
             "macs": round(sum(d["macs"] for d in draws) / len(draws)),
-            "metrics": aggregate(records, ctx.tasks), "primary": "accuracy",
-            "per_seed": [{t: r["test"][t]["accuracy"] for t in ctx.tasks} for r in records],
+            "metrics": (metrics := aggregate(records, ctx.tasks)),
+            "primary": method_primary(metrics, ctx.tasks),
+            "per_seed": [{t: primary_value(r["test"][t]) for t in ctx.tasks} for r in records],
             "trees": draws, "target_params": target,
             "note": "params and MACs: mean over the draws; metrics: over draws × seeds"}

@@ -105,8 +105,12 @@ def cpu_share(workers: int) -> int:
 
 def describe(job: TrainJob, record: dict, trained: bool) -> str:
     """One status line per finished training."""
+    from ..tasks import primary_metric
+
     val = record["val"]
-    scores = " ".join(f"{t}={val[t]['accuracy']:.3f}" for t in record["tasks"])
+    shown = {t: primary_metric(val[t]) for t in record["tasks"]}
+    scores = " ".join(f"{t}={val[t][m]:.3f}" if m == "accuracy" else f"{t} {m}={val[t][m]:.3f}"
+                      for t, m in shown.items())
     how = f"trained in {record['seconds']:.1f}s" if trained else "done earlier"
     if record.get("packed", 1) > 1 and trained:
         how += f", packed ×{record['packed']}"
