@@ -8,7 +8,7 @@ shown in its primary metric (accuracy, EER, MAE: see metrics.py).
     blocks.py        per-depth size and cost of a tree, from the run's config
     plots.py         matplotlib figures as inline SVG (matplotlib is imported there only)
     tree_diagram.py  the tree as a hand-drawn SVG
-    sections.py, comparison.py   the page's sections
+    sections.py, stage2.py, comparison.py   the page's sections; format.py their helpers
     html.py          the page itself and write_report()
 """
 

@@ -8,8 +8,9 @@ from html import escape
 from . import plots
 from .load import RunInfo
 from .metrics import score
-from .sections import (drop_kinds, duration, fixed, mega, method_colors, num, over_seeds, pm,
-                       pm_metric, regression_tasks, section, table, tolerance, value)
+from .format import (drop_kinds, duration, mega, method_colors, num, over_seeds, pm, pm_metric,
+                     regression_tasks, section, table, tolerance, value)
+from .metrics import fixed
 
 
 def _drop_cell(value, std, tol: float) -> str:

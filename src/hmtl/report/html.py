@@ -10,7 +10,8 @@ from pathlib import Path
 from ..utils.io import atomic_write_text
 from .comparison import cost_section, methods_section, notes_section, tradeoff_section
 from .load import RunInfo, load_run
-from .sections import data_section, stage1_section, summary, synergy_section, tree_section
+from .sections import data_section, stage1_section, summary, tree_section
+from .stage2 import synergy_section
 
 NAV = [("data", "Data"), ("stage1", "Stage 1"), ("synergy", "Synergy"), ("tree", "Tree"),
        ("methods", "Methods"), ("tradeoff", "Trade-off"), ("cost", "Search cost"),
