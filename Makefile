@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SHARED ?= ../shared/data
 
-.PHONY: test demo install clean bench-speed
+.PHONY: test demo install clean bench bench-speed
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ demo: $(STAMP)
 
 runs/manifests/ravdess.csv: | $(STAMP)
 	$(VENV)/bin/hmtl prepare ravdess $(SHARED)/ravdess --out $@
+
+# The headline table: every method, 3 seeds, on RAVDESS and the two-language digits corpus
+# (FSDD + AudioMNIST_AZ); rewrites their sections of BENCHMARKS.md. Resumes: a rerun after an
+# interruption trains only what is missing (about 2 h on 2 CPU cores from scratch).
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
 # reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).

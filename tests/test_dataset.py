@@ -61,6 +61,36 @@ def test_run_folder_refuses_another_dataset(corpus, tmp_path):
         prepare_dataset(tiny_config(corpus, overrides=["features.n_mels=16"]), tmp_path / "data")
 
 
+def _respelled(corpus, out, change=None):
+    """The corpus manifest with absolute paths and an extra unused column; `change` edits rows."""
+    lines = corpus.read_text().splitlines()
+    rows = [lines[0] + ",note"]
+    for i, line in enumerate(lines[1:]):
+        path, rest = line.split(",", 1)
+        row = f"{(corpus.parent / path).resolve()},{rest},n{i}"
+        rows.append(change(i, row) if change else row)
+    out.write_text("\n".join(rows) + "\n")
+    return out
+
+
+def test_run_folder_keeps_its_dataset_when_the_manifest_is_respelled(corpus, tmp_path):
+    """An unused column or another spelling of the paths gives the same clips, labels and
+    split: the folder (and every training keyed on its dataset) is kept. A changed label is not."""
+    first = prepare_dataset(tiny_config(corpus), tmp_path / "run" / "data")
+    same = prepare_dataset(tiny_config(_respelled(corpus, tmp_path / "a.csv")), tmp_path / "run" / "data")
+    assert same.key == first.key and (same.y == first.y).all()
+    assert not (tmp_path / "run" / "data.check").exists()
+    # and the next run with the respelled manifest does not even rebuild
+    assert prepare_dataset(tiny_config(tmp_path / "a.csv"), tmp_path / "run" / "data").key == first.key
+
+    relabel = lambda i, row: row.replace(",a,", ",i,", 1) if i == 0 and ",a," in row else \
+        row.replace(",i,", ",a,", 1) if i == 0 else row   # noqa: E731
+    other = _respelled(corpus, tmp_path / "b.csv", relabel)
+    with pytest.raises(HmtlError, match=r"y\.npy.*differ.*use a new --out folder"):
+        prepare_dataset(tiny_config(other), tmp_path / "run" / "data")
+    assert load_dataset(tmp_path / "run" / "data").key == first.key   # nothing lost
+
+
 def test_crop_jitter_stores_extra_frames(corpus, tmp_path):
     cfg = tiny_config(corpus, overrides=["features.crop_jitter=0.1"])
     data = prepare_dataset(cfg, tmp_path / "data")

@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import io
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,8 +150,7 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
     if meta_file.exists():
         meta = read_json(meta_file)
         if meta.get("inputs_key") != key:
-            raise HmtlError(f"{data_dir.parent}: this run folder was made from another manifest or "
-                            f"data/features config; use a new --out folder")
+            _adopt_if_same(cfg, data_dir, meta, key, cache)
         return load_dataset(data_dir)
 
     m = read_manifest(manifest_path, cfg.data.tasks)
@@ -210,6 +210,52 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
         "skipped": len(failed), "labelled": counts,
     })
     return load_dataset(data_dir)
+
+
+# the arrays that make a dataset what it is; norm.npy is derived from them and kept as trained with
+_CONTENT = ("x.npy", "y.npy", "split.npy", "values.npy")
+
+
+def _adopt_if_same(cfg: RunConfig, data_dir: Path, meta: dict, key: str,
+                   cache: FeatureCache | None) -> None:
+    """The manifest file or the config's data section changed since this run folder was made
+    (a new unused column, other path spelling, a config field added by a later hmtl version).
+    Rebuild the dataset beside it (features come from the cache) and keep the folder, and every
+    training keyed on its dataset, only if the clips, features, labels and split are the same;
+    otherwise refuse, naming what differs, as before: a run folder never mixes two datasets."""
+    check = data_dir.parent / "data.check"
+    shutil.rmtree(check, ignore_errors=True)
+    try:
+        prepare_dataset(cfg, check, cache)
+        new = read_json(check / "meta.json")
+        differs = [what for what, same in (
+            ("tasks", new["tasks"] == meta.get("tasks")),
+            ("classes", new["classes"] == meta.get("classes")),
+            *((name, _same_array(data_dir / name, check / name)) for name in _CONTENT))
+            if not same]
+        if differs:
+            raise HmtlError(f"{data_dir.parent}: this run folder was made from another manifest or "
+                            f"data/features config ({', '.join(differs)} differ); use a new --out "
+                            f"folder")
+        for f in check.iterdir():   # files an older version did not write (trials, values)
+            if f.name not in ("meta.json", "norm.npy") and not (data_dir / f.name).exists():
+                os.replace(f, data_dir / f.name)
+        atomic_write_json(data_dir / "meta.json",
+                          {**new, "inputs_key": key, "data_key": meta["data_key"]})
+        say(f"{data_dir.parent}: the manifest or data config changed but gives the same clips, "
+            f"features, labels and split; keeping the run's trainings")
+    finally:
+        shutil.rmtree(check, ignore_errors=True)
+
+
+def _same_array(a: Path, b: Path) -> bool:
+    if not a.exists() or not b.exists():
+        return a.exists() == b.exists()
+    x, y = np.load(a, mmap_mode="r", allow_pickle=False), np.load(b, mmap_mode="r", allow_pickle=False)
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    step = max(1, (64 << 20) // max(1, x[:1].nbytes))   # compare in chunks of about 64 MiB
+    return all(np.array_equal(x[i:i + step], y[i:i + step]) for i in range(0, len(x), step))
 
 
 def task_info(cfg: RunConfig, m: Manifest, y: np.ndarray, values: np.ndarray, split: np.ndarray,
