@@ -156,3 +156,33 @@ def test_binary_search_finds_the_same_depths_as_the_upward_sweep(seed):
             if not o.trained:
                 assert o.skipped.startswith("binary search")
                 assert o.compatible == (k <= p.compatibility_depth)
+
+
+@pytest.mark.parametrize("sweep", ["upward", "binary", "exhaustive"])
+def test_rsa_prescreen_trains_only_the_most_alike_pairs_per_depth(monkeypatch, sweep):
+    import numpy as np
+
+    import hmtl.baselines.branched as branched
+
+    pairs = list(itertools.combinations(TASKS, 2))
+    rng = np.random.default_rng(0)
+    affinity = np.ones((3, 4, 4))
+    for d in range(3):
+        for (a, b), v in zip(pairs, rng.permutation(6)):
+            i, j = TASKS.index(a), TASKS.index(b)
+            affinity[d, i, j] = affinity[d, j, i] = v / 10
+    monkeypatch.setattr(branched, "task_affinity", lambda ctx: affinity)
+    ex = TableExecutor(table_from_k({p: 3 for p in pairs}))      # every depth compatible
+    out = run_stage2(context(ex, sweep=sweep, prescreen=0.5), stage1())
+    kept = {k: sorted(pairs, key=lambda p: -affinity[k - 1, TASKS.index(p[0]), TASKS.index(p[1])])[:3]
+            for k in (1, 2, 3)}
+    trained = {(tuple(j.spec.tasks), j.spec.shared_depth(*j.spec.tasks)) for j in ex.jobs}
+    assert trained and all(p in kept[k] for p, k in trained)
+    for p in out:
+        screened = [k for k in (1, 2, 3) if p.tasks not in kept[k]]
+        for k in screened:
+            o = p.depths[k]
+            if not o.trained and o.skipped.startswith("RSA pre-screen"):
+                assert o.compatible is False
+        # compatible everywhere except where screened: K stops before the first screened depth
+        assert p.compatibility_depth == (min(screened) - 1 if screened else 3)

@@ -222,6 +222,11 @@ class SearchConfig:
                              "the pair's first task) and train for warm_epochs", default=False)
     warm_epochs: int | None = _help("epochs of a warm-started pair model (default: a quarter "
                                     "of train.epochs)", default=None)
+    prescreen: float | None = _help(
+        "RSA pre-screening: at each depth, train only this fraction of the pairs, those whose "
+        "stage-1 representations after that block are most alike (Spearman affinity of their "
+        "dissimilarity matrices over baselines.rsa_clips validation clips); the others are taken "
+        "as incompatible there without training (null: off)", default=None)
     budget_params: int | None = _help("merge further until the tree has at most this many params",
                                       default=None)
     repair_rounds: int = _help("times a task that drops too much is detached one depth earlier",
@@ -242,6 +247,8 @@ class SearchConfig:
             raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
         if self.warm_epochs is not None and self.warm_epochs < 1:
             raise HmtlError(f"{where}.warm_epochs: must be >= 1, got {self.warm_epochs}")
+        if self.prescreen is not None and not 0 < self.prescreen <= 1:
+            raise HmtlError(f"{where}.prescreen: a fraction in (0, 1], got {self.prescreen}")
 
 
 @dataclass

@@ -138,8 +138,11 @@ def markdown(results: dict) -> str:
         lines.append("| " + " | ".join(row) + " |")
     s = results.get("search", {})
     if s:
-        lines += ["", f"Search: {s.get('trainings', 0)} trainings ({s.get('skipped', 0)} skipped by "
-                  f"early exit), {s.get('seconds', 0):.0f} s of training on {s.get('device', '?')}."]
+        screened = s.get("prescreened", 0)
+        skipped = f"{s.get('skipped', 0) - screened} skipped by early exit" + \
+            (f", {screened} by RSA pre-screening" if screened else "")
+        lines += ["", f"Search: {s.get('trainings', 0)} trainings ({skipped}), "
+                  f"{s.get('seconds', 0):.0f} s of training on {s.get('device', '?')}."]
     tree = methods.get("hierarchical", {}).get("tree")
     if tree:
         from .models import TreeSpec

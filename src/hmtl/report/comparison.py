@@ -240,9 +240,12 @@ def cost_section(info: RunInfo) -> str:
     if s:
         rows.append(["trainings for the search (stages 1–2, all seeds)", num(s.get("trainings"))])
         if "skipped" in s:
-            early = s.get("early_exit")
+            early, screened = s.get("early_exit"), s.get("prescreened") or 0
             rows.append(["pair trainings skipped" + (" by early exit" if early else ""),
-                         num(s.get("skipped"))])
+                         num(s.get("skipped") - screened)])
+            if screened or s.get("prescreen"):
+                rows.append([f"pair trainings skipped by RSA pre-screening (keeping "
+                             f"{s.get('prescreen')} of the pairs per depth)", num(screened)])
         rows.append(["training time of the search", duration(s.get("seconds"))])
         rows.append(["device", escape(str(s.get("device", "?")))])
     if compat:

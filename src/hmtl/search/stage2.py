@@ -4,7 +4,9 @@ For each pair and depth, the pair model (blocks 1..k shared) is trained for r se
 tasks' validation drops against stage 1 are measured. A pair is compatible at k when both drops
 are within tolerance; its compatibility depth K is the largest k compatible at every depth ≤ k.
 With early exit, depths are swept upwards in waves and a pair stops at its first incompatible
-depth: the deeper models are never trained, and the record says so and why."""
+depth: the deeper models are never trained, and the record says so and why. With RSA
+pre-screening (search.prescreen), a depth whose pair is among the least alike in the stage-1
+models' representations is taken as incompatible without training, and the record says that."""
 
 from __future__ import annotations
 
@@ -71,6 +73,9 @@ class PairOutcome:
         }
 
 
+PRESCREEN = "RSA pre-screen"
+
+
 def pair_tag(a: str, b: str, k: int) -> str:
     return f"pair {a}+{b} k={k}"
 
@@ -125,10 +130,25 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
     outcomes = {p: PairOutcome(p, {}, {t: ctx.tolerance(t, s1.spread(t)) for t in p}) for p in pairs}
     kind = ctx.cfg.search.sweep
     sweeps = {p: _Sweep(kind, L) for p in pairs}
+    screened = prescreen(ctx, pairs) if ctx.cfg.search.prescreen is not None else {}
+    if kind == "binary":                # K lies below a pair's first screened depth
+        for p in pairs:
+            first = min((k for q, k in screened if q == p), default=None)
+            if first is not None:
+                sweeps[p].hi = first
+                outcomes[p].depths[first] = DepthOutcome(trained=False, compatible=False,
+                                                         skipped=screened[p, first])
     wave = 0
     while True:
         todo = [(p, k) for p in pairs for k in sweeps[p].next()]
+        for p, k in [(p, k) for p, k in todo if (p, k) in screened]:
+            outcomes[p].depths[k] = DepthOutcome(trained=False, compatible=False,
+                                                 skipped=screened[p, k])
+            sweeps[p].update(k, False)
+        todo = [(p, k) for p, k in todo if (p, k) not in screened]
         if not todo:
+            if any(sweeps[p].next() for p in pairs):
+                continue                        # a screened depth moved a binary search on
             break
         wave += 1
         jobs = [pair_job(ctx, s1, a, b, k, s) for (a, b), k in todo for s in ctx.seeds]
@@ -150,6 +170,28 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             if k not in outcomes[p].depths:
                 outcomes[p].depths[k] = sweeps[p].infer(k)
     return [outcomes[p] for p in pairs]
+
+
+def prescreen(ctx: Context, pairs: list[tuple[str, str]]) -> dict[tuple, str]:
+    """(pair, depth) -> why it is not trained: at each depth, the pairs outside the fraction
+    search.prescreen with the highest affinity of their stage-1 representations after that block.
+    Costs one forward pass of the stage-1 models over baselines.rsa_clips clips."""
+    import math
+
+    from ..baselines.branched import task_affinity
+
+    affinity = task_affinity(ctx)                               # (L, T, T), mean over seeds
+    index = {t: i for i, t in enumerate(ctx.tasks)}
+    keep = max(1, math.ceil(ctx.cfg.search.prescreen * len(pairs)))
+    out = {}
+    for k in range(1, ctx.depth + 1):
+        score = {p: float(affinity[k - 1, index[p[0]], index[p[1]]]) for p in pairs}
+        ranked = sorted(pairs, key=lambda p: (-score[p], pairs.index(p)))
+        cut = score[ranked[keep - 1]]
+        for p in ranked[keep:]:
+            out[p, k] = (f"{PRESCREEN}: affinity {score[p]:.2f} after block {k}, below the "
+                         f"{keep} most alike pairs' {cut:.2f}: taken as incompatible, not trained")
+    return out
 
 
 def _comparable(ctx: Context, s1: Stage1, task: str, value: float) -> float:
