@@ -30,7 +30,8 @@ runs/manifests/ravdess.csv: | $(STAMP)
 # (FSDD + AudioMNIST_AZ); rewrites their sections of BENCHMARKS.md. Resumes: a rerun after an
 # interruption trains only what is missing (about 2 h on 2 CPU cores from scratch).
 bench: $(STAMP)
-	$(PY) benchmarks/bench.py --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
+	$(PY) benchmarks/bench.py --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR)) \
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(CORPORA),--corpora $(CORPORA))
 
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
 # reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).

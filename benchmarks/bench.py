@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,19 +60,21 @@ def hmtl(*args: str) -> None:
     subprocess.run([str(exe), *args], cwd=ROOT, check=True)
 
 
-def run_corpus(name: str, data: Path, executor: str | None) -> dict:
+def run_corpus(name: str, data: Path, executor: str | None, seeds: int | None = None) -> dict:
     config, manifest, prepare = CORPORA[name]
     if not (ROOT / manifest).exists():
         for cmd in prepare:
             hmtl(*[c.format(data=data) for c in cmd])
     out = f"runs/{name}"
-    cmd = ["run", config, ALL_METHODS, "--out", out, "--quiet"] + (["--executor", executor] if executor else [])
+    cmd = ["run", config, ALL_METHODS] + ([f"search.seeds={seeds}"] if seeds else []) + \
+        ["--out", out, "--quiet"] + (["--executor", executor] if executor else [])
     start = time.perf_counter()
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
-    budget = at_paper_size(name, results, cmd[1:], executor)
+    budget = at_paper_size(name, results, cmd[1:2] + ([f"search.seeds={seeds}"] if seeds else []),
+                           executor)
     trainings = [json.loads(p.read_text()) for p in (ROOT / out / "runs").glob("*/metrics.json")]
-    return {"name": name, "command": "hmtl " + " ".join(cmd), "wall": time.perf_counter() - start,
+    return {"name": name, "command": "hmtl " + shlex.join(cmd), "wall": time.perf_counter() - start,
             "results": results, "budget": budget,
             "trainings": len(trainings), "train_seconds": sum(t.get("seconds", 0) for t in trainings),
             "results_md": (ROOT / out / "results.md").read_text()}
@@ -86,10 +89,10 @@ def at_paper_size(name: str, results: dict, args: list[str], executor: str | Non
     if not out.exists():
         shutil.copytree(src, out, copy_function=os.link,
                         ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
-    cmd = ["run", args[0], f"search.budget_params={budget}", "--out", str(out.relative_to(ROOT)),
-           "--quiet"] + (["--executor", executor] if executor else [])
+    cmd = ["run", args[0], *args[1:], f"search.budget_params={budget}", "--out",
+           str(out.relative_to(ROOT)), "--quiet"] + (["--executor", executor] if executor else [])
     hmtl(*cmd)
-    return {"command": "hmtl " + " ".join(cmd), "budget": budget,
+    return {"command": "hmtl " + shlex.join(cmd), "budget": budget,
             "results": json.loads((out / "results.json").read_text())}
 
 
@@ -176,6 +179,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                     help="folder of the corpora (default ../shared/data)")
     ap.add_argument("--executor", default=None, help="passed to hmtl run (default serial)")
+    ap.add_argument("--seeds", type=int, default=None,
+                    help="override the configs' 3 seeds (1: a quick table; its seed-0 trainings "
+                         "are reused by a later full run in the same folders)")
     ap.add_argument("--write", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args(argv)
     names = [c.strip() for c in args.corpora.split(",") if c.strip()]
@@ -185,7 +191,7 @@ def main(argv=None) -> int:
     if not args.data.is_dir():
         ap.error(f"{args.data}: no corpora folder (pass --data)")
     for name in names:
-        text = section(run_corpus(name, args.data.resolve(), args.executor),
+        text = section(run_corpus(name, args.data.resolve(), args.executor, args.seeds),
                        dt.date.today().isoformat(), machine())
         print(text)
         if args.write:
