@@ -135,7 +135,7 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
         for p in pairs:
             first = min((k for q, k in screened if q == p), default=None)
             if first is not None:
-                sweeps[p].hi = first
+                sweeps[p].update(first, False)
                 outcomes[p].depths[first] = DepthOutcome(trained=False, compatible=False,
                                                          skipped=screened[p, first])
     wave = 0
@@ -147,8 +147,6 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             sweeps[p].update(k, False)
         todo = [(p, k) for p, k in todo if (p, k) not in screened]
         if not todo:
-            if any(sweeps[p].next() for p in pairs):
-                continue                        # a screened depth moved a binary search on
             break
         wave += 1
         jobs = [pair_job(ctx, s1, a, b, k, s) for (a, b), k in todo for s in ctx.seeds]
