@@ -83,13 +83,15 @@ def run_corpus(name: str, data: Path, executor: str | None, seeds: int | None = 
 def at_paper_size(name: str, results: dict, args: list[str], executor: str | None) -> dict:
     """The hierarchical model at the paper's size: the same run with search.budget_params at
     (1 - 56 %) of the independent models' params, in a copy of the run folder whose files are
-    hard links (every stage-1/2 training is reused; only the merged tree's final model trains)."""
+    hard links (every stage-1/2 training is reused; only the merged tree's final model trains,
+    and no baseline: they would retrain at the new size)."""
     budget = int(results["methods"]["independent"]["params"] * (1 - GOAL_REDUCTION))
     src, out = ROOT / "runs" / name, ROOT / "runs" / f"{name}-budget"
     if not out.exists():
         shutil.copytree(src, out, copy_function=os.link,
                         ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
-    cmd = ["run", args[0], *args[1:], f"search.budget_params={budget}", "--out",
+    cmd = ["run", args[0], *args[1:], "methods=[independent,flat,hierarchical]",
+           f"search.budget_params={budget}", "--out",
            str(out.relative_to(ROOT)), "--quiet"] + (["--executor", executor] if executor else [])
     hmtl(*cmd)
     return {"command": "hmtl " + shlex.join(cmd), "budget": budget,
