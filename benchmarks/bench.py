@@ -80,6 +80,14 @@ def run_corpus(name: str, data: Path, executor: str | None, seeds: int | None = 
             "results_md": (ROOT / out / "results.md").read_text()}
 
 
+def linked_copy(src: Path, out: Path) -> None:
+    """A copy of a run folder whose files are hard links (no space, every training reused),
+    without its results or lock; a later run in it rewrites files by rename, never in place."""
+    if not out.exists():
+        shutil.copytree(src, out, copy_function=os.link,
+                        ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
+
+
 def at_paper_size(name: str, results: dict, args: list[str], executor: str | None) -> dict:
     """The hierarchical model at the paper's size: the same run with search.budget_params at
     (1 - 56 %) of the independent models' params, in a copy of the run folder whose files are
@@ -87,9 +95,7 @@ def at_paper_size(name: str, results: dict, args: list[str], executor: str | Non
     and no baseline: they would retrain at the new size)."""
     budget = int(results["methods"]["independent"]["params"] * (1 - GOAL_REDUCTION))
     src, out = ROOT / "runs" / name, ROOT / "runs" / f"{name}-budget"
-    if not out.exists():
-        shutil.copytree(src, out, copy_function=os.link,
-                        ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
+    linked_copy(src, out)
     cmd = ["run", args[0], *args[1:], "methods=[independent,flat,hierarchical]",
            f"search.budget_params={budget}", "--out",
            str(out.relative_to(ROOT)), "--quiet"] + (["--executor", executor] if executor else [])

@@ -17,22 +17,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench import linked_copy  # noqa: E402
 from speed import machine  # noqa: E402
 
 
 def rerun(config: Path, ref: Path, fraction: float, final: bool = True) -> dict:
     out = ref.parent / f"{ref.name}-prescreen{int(round(100 * fraction))}"
-    if not out.exists():
-        shutil.copytree(ref, out, copy_function=os.link,
-                        ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
+    linked_copy(ref, out)
     exe = Path(sys.executable).parent / "hmtl"
     subprocess.run([str(exe), "run", str(config), f"search.prescreen={fraction}", "--out", str(out),
                     "--quiet"] + ([] if final else ["--until", "stage2"]), check=True, stdout=sys.stderr)
