@@ -23,7 +23,7 @@ from ..utils.progress import say
 from .context import Context, mean_std
 from .methods import METHODS, SearchState
 from .stage1 import run_stage1
-from .stage2 import PRESCREEN, run_stage2
+from .stage2 import run_stage2
 from .stage3 import detach, fit_budget, tree_from_pairs
 
 STAGES = ("stage1", "stage2", "final", "all")
@@ -173,8 +173,7 @@ def search_cost(ctx: Context, state: SearchState) -> dict:
     seeds = len(ctx.seeds)
     return {"trainings": len(stage1) + seeds * sum(o.trained for o in depths),
             "skipped": seeds * sum(not o.trained for o in depths),
-            "prescreened": seeds * sum(not o.trained and (o.skipped or "").startswith(PRESCREEN)
-                                       for o in depths),
+            "prescreened": seeds * sum(o.prescreened for o in depths),
             "seconds": round(sum(r["seconds"] for r in stage1) + sum(o.seconds for o in depths), 1),
             "device": stage1[0]["device"], "sweep": ctx.cfg.search.sweep,
             "warm_start": ctx.cfg.search.warm_start,

@@ -27,6 +27,7 @@ class DepthOutcome:
     synergy: float | None = None                                  # −(drop_a + drop_b)/2
     compatible: bool | None = None
     skipped: str | None = None                                    # why it was not trained
+    prescreened: bool = False                                     # skipped by RSA pre-screening
     seconds: float = 0.0                                          # training time, all seeds
 
 
@@ -137,13 +138,14 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             if first is not None:
                 sweeps[p].update(first, False)
                 outcomes[p].depths[first] = DepthOutcome(trained=False, compatible=False,
-                                                         skipped=screened[p, first])
+                                                         skipped=screened[p, first],
+                                                         prescreened=True)
     wave = 0
     while True:
         todo = [(p, k) for p in pairs for k in sweeps[p].next()]
         for p, k in [(p, k) for p, k in todo if (p, k) in screened]:
             outcomes[p].depths[k] = DepthOutcome(trained=False, compatible=False,
-                                                 skipped=screened[p, k])
+                                                 skipped=screened[p, k], prescreened=True)
             sweeps[p].update(k, False)
         todo = [(p, k) for p, k in todo if (p, k) not in screened]
         if not todo:
