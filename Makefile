@@ -36,8 +36,9 @@ bench: $(STAMP)
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
 # reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).
 bench-speed: $(STAMP) runs/manifests/ravdess.csv
-	$(PY) benchmarks/speed.py configs/ravdess.yaml --executors serial,local:2,packed \
-		--seeds 1 --out runs/bench-speed --title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md
+	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --out runs/bench-speed \
+		--executors serial,local:2,packed,local:2+search.sweep=binary,local:2+search.warm_start=true \
+		--title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md --section speed-cpu
 
 clean:
 	rm -rf runs .pytest_cache

@@ -31,9 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from speed import machine  # noqa: E402
+from record import machine, marked, write_section  # noqa: E402
 
-MARK = "<!-- bench:{name}:{end} -->"
 
 # corpus -> (config, the manifest the config reads, the commands that write it)
 CORPORA = {
@@ -164,24 +163,13 @@ def goal(what: str, h: dict) -> str:
 
 def section(d: dict, when: str, where: str) -> str:
     """One corpus' part of BENCHMARKS.md, between its markers."""
-    return "\n".join([
-        MARK.format(name=d["name"], end="begin"), "", f"### {d['name']}", "",
+    return marked(d["name"], "\n".join([
+        f"### {d['name']}", "",
         f"`{d['command']}`, {when}, {where}. This invocation: {d['wall'] / 60:.1f} min wall (a "
         f"resumed run trains only what is missing); the {d['trainings']} trainings behind the "
         f"table: {d['train_seconds'] / 60:.0f} min of training in all.", "",
         d["results_md"].rstrip(), "", "The paper's claims, measured:", "",
-        *claims(d["results"]), "", *budget_claims(d["budget"]), "",
-        MARK.format(name=d["name"], end="end")])
-
-
-def write(path: Path, name: str, text: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = MARK.format(name=name, end="begin"), MARK.format(name=name, end="end")
-    if begin in old and end in old:
-        new = old[:old.index(begin)] + text + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    path.write_text(new)
+        *claims(d["results"]), "", *budget_claims(d["budget"])]))
 
 
 def main(argv=None) -> int:
@@ -207,7 +195,7 @@ def main(argv=None) -> int:
                        dt.date.today().isoformat(), machine())
         print(text)
         if args.write:
-            write(args.write, name, text)
+            write_section(args.write, name, text)
             print(f"written: {args.write} ({name})", file=sys.stderr)
     return 0
 

@@ -19,30 +19,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import shutil
 import sys
 import time
 from pathlib import Path
 
-
-def machine() -> str:
-    import os
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{os.cpu_count()} × {cpu}"
-    if torch.cuda.is_available():
-        text += f"; GPU {torch.cuda.get_device_name(0)}"
-    return text + f"; torch {torch.__version__}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import machine, marked, write_section  # noqa: E402
 
 
 def prepare(cfg, out: Path, data_from: Path | None) -> tuple[Path, float]:
@@ -152,7 +135,9 @@ def main(argv=None) -> int:
     ap.add_argument("--micro-plain", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/bench-speed"))
-    ap.add_argument("--write", type=Path, default=None, help="append the section to this file")
+    ap.add_argument("--write", type=Path, default=None,
+                    help="write the section into this file (between its markers, else appended)")
+    ap.add_argument("--section", default="speed", help="marker name of the section in --write")
     ap.add_argument("--title", default="Speed")
     args = ap.parse_args(argv)
 
@@ -204,8 +189,7 @@ def main(argv=None) -> int:
     text = "\n".join(out) + "\n"
     print(text)
     if args.write:
-        with open(args.write, "a") as f:
-            f.write("\n" + text)
+        write_section(args.write, args.section, marked(args.section, text))
     return 0
 
 
