@@ -38,7 +38,7 @@ bench: $(STAMP)
 bench-speed: $(STAMP) runs/manifests/ravdess.csv
 	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --out runs/bench-speed \
 		--executors serial,local:2,packed,local:2+search.sweep=binary,local:2+search.warm_start=true \
-		--title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md --section speed-cpu
+		--title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md --section speed-cpu --reuse
 
 clean:
 	rm -rf runs .pytest_cache

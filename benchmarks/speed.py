@@ -6,12 +6,15 @@ fresh run folder over the same prepared features, timed per stage.
 
 Prints a markdown table: wall time per stage and in all, trainings run and skipped by early
 exit, mean seconds per training (a packed training's share of its pack), the ratio to the
-first setting, and whether the tree equals the reference (an exhaustive serial sweep, all
-depths of all pairs, when --reference exhaustive). `--micro K` adds the per-model time of K
-same-shape pair models trained packed against a few of them trained one by one.
+first setting, and whether K and the tree equal the reference: an exhaustive serial sweep (all
+depths of all pairs) trained at the same torch threads per training as the setting, since the
+thread count changes float rounding and so every trained model. `--micro K` adds the per-model
+time of K same-shape pair models trained packed against a few of them trained one by one.
 
 The features are computed once (or taken from --data RUN_DIR/data) and copied into every run
 folder, so feature extraction is not part of the figures; it is reported on its own line.
+Each setting's row is saved under OUT/rows; `--reuse` takes back the rows measured by the same
+code (git tree of src/), config, executor and threads, so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import shutil
 import sys
 import time
@@ -39,21 +43,77 @@ def prepare(cfg, out: Path, data_from: Path | None) -> tuple[Path, float]:
     return data_dir, time.perf_counter() - start
 
 
-def run_setting(cfg, name: str, executor: str, data_dir: Path, out: Path, threads) -> dict:
-    """One setting: EXECUTOR[+key=value...], e.g. `serial+search.sweep=binary`."""
+def threads_per_training(spec: str, threads: int | None) -> int:
+    """Torch threads one training gets under SPEC. Float rounding, and with it every trained
+    model, depends on that count (executors/__init__.py), so a setting's K and tree are
+    compared with a reference trained at the same count."""
+    import torch
+
+    from hmtl.executors import make_executor
+
+    executor = make_executor(spec.split("+")[0], threads)
+    executor.close()
+    return executor.threads or torch.get_num_threads()
+
+
+def source_version() -> str | None:
+    """Git tree hash of src/ (the code that trains), or None when it has uncommitted changes
+    or is no git checkout: a saved row is reused only for the very code that measured it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        tree = subprocess.run(["git", "rev-parse", "HEAD:src"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return None if dirty else tree
+
+
+def reference_executor(threads: int) -> str:
+    """The fastest executor giving a serial run's results at THREADS per training."""
+    import os
+
+    workers = max(1, (os.cpu_count() or 1) // threads)
+    return "serial" if workers == 1 else f"local:{workers}"
+
+
+def setting_config(cfg, spec: str):
+    """SPEC = EXECUTOR[+key=value...], e.g. `local:2+search.sweep=binary`: (executor, config)."""
     import dataclasses
 
     from hmtl.config import apply_override, from_dict, RunConfig
-    from hmtl.search.pipeline import run_pipeline
 
-    executor, *extra = executor.split("+")
+    executor, *extra = spec.split("+")
     if extra:
         raw = dataclasses.asdict(cfg)
         for assignment in extra:
             apply_override(raw, assignment)
         cfg = from_dict(RunConfig, raw, where="")
+    return executor, cfg
 
-    folder = out / name.replace(":", "_").replace("/", "_")
+
+def run_setting(cfg, name: str, spec: str, data_dir: Path, out: Path, threads: int | None,
+                reuse: bool = False) -> dict:
+    """Time one setting in a fresh run folder. Its row is saved under OUT/rows with what it
+    measured (config, executor, threads per training), so `reuse` takes it back on a rerun
+    instead of training it again: an interrupted benchmark resumes setting by setting."""
+    import dataclasses
+
+    from hmtl.search.pipeline import run_pipeline
+
+    executor, cfg = setting_config(cfg, spec)
+    folder = out / re.sub(r"[^\w.=+-]+", "_", name).strip("_")
+    identity = {"config": dataclasses.asdict(cfg), "executor": executor,
+                "threads": threads_per_training(spec, threads), "source": source_version()}
+    saved = out / "rows" / f"{folder.name}.json"
+    if reuse and saved.exists() and identity["source"] is not None:
+        row = json.loads(saved.read_text())
+        if row.pop("identity", None) == json.loads(json.dumps(identity)):
+            print(f"  {name}: reused {saved}", file=sys.stderr, flush=True)
+            return row
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(data_dir, folder / "data")
@@ -61,12 +121,15 @@ def run_setting(cfg, name: str, executor: str, data_dir: Path, out: Path, thread
     r = run_pipeline(cfg, folder, executor=executor, verbose=False, threads=threads)
     wall = time.perf_counter() - start
     secs = [json.loads(p.read_text())["seconds"] for p in (folder / "runs").glob("*/metrics.json")]
-    return {"name": name, "wall": wall, "stages": r["run"]["stage_seconds"],
-            "trained": r["run"]["trained_now"], "skipped": r["search"]["skipped"],
-            "per_training": sum(secs) / max(1, len(secs)), "tree": r["hierarchy"]["tree"],
-            "K": {"+".join(p["tasks"]): p["depth"] for p in r["compatibility"]},
-            "device": r["search"]["device"],
-            "hier": r["methods"].get("hierarchical", {}).get("vs_independent", {})}
+    row = {"name": name, "wall": wall, "stages": r["run"]["stage_seconds"],
+           "trained": r["run"]["trained_now"], "skipped": r["search"]["skipped"],
+           "per_training": sum(secs) / max(1, len(secs)), "tree": r["hierarchy"]["tree"],
+           "K": {"+".join(p["tasks"]): p["depth"] for p in r["compatibility"]},
+           "device": r["search"]["device"], "threads": identity["threads"],
+           "hier": r["methods"].get("hierarchical", {}).get("vs_independent", {})}
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({**row, "identity": identity}, indent=1))
+    return row
 
 
 def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
@@ -99,23 +162,27 @@ def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
     return {"k": k, "plain": plain, "plain_s": t_plain, "packed_s": t_packed}
 
 
-def table(rows: list[dict], reference: dict | None) -> str:
+def table(rows: list[dict], references: dict[int, dict]) -> str:
+    """One line per setting; K and tree against the exhaustive reference of its threads."""
     base = rows[0]["wall"]
-    head = ("| setting | device | wall s | stage 1 s | stage 2 s | final s | other methods s | "
-            "trainings run | skipped | s / training | × vs first | K = reference | tree = reference |")
+    head = ("| setting | device | threads / training | wall s | stage 1 s | stage 2 s | final s | "
+            "other methods s | trainings run | skipped | s / training | × vs first | "
+            "K = reference | tree = reference |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         st = r["stages"]
-        same = "" if reference is None else ("yes" if r["tree"] == reference["tree"] else "**no**")
-        if reference is None:
-            same_k = ""
+        ref = references.get(r["threads"])
+        if ref is None:
+            same_k = same = ""
         else:
-            diff = sum(r["K"][p] != reference["K"][p] for p in reference["K"])
-            same_k = "yes" if not diff else f"**{diff} of {len(reference['K'])} pairs differ**"
-        lines.append(f"| {r['name']} | {r['device']} | {r['wall']:.0f} | {st.get('stage1', 0):.0f} | "
-                     f"{st.get('stage2', 0):.0f} | {st.get('final', 0):.0f} | "
-                     f"{st.get('methods', 0):.0f} | {r['trained']} | {r['skipped']} | "
-                     f"{r['per_training']:.2f} | {base / r['wall']:.2f} | {same_k} | {same} |")
+            diff = sum(r["K"][p] != ref["K"][p] for p in ref["K"])
+            same_k = "yes" if not diff else f"**{diff} of {len(ref['K'])} pairs differ**"
+            same = "yes" if r["tree"] == ref["tree"] else "**no**"
+        lines.append(f"| {r['name']} | {r['device']} | {r['threads']} | {r['wall']:.0f} | "
+                     f"{st.get('stage1', 0):.0f} | {st.get('stage2', 0):.0f} | "
+                     f"{st.get('final', 0):.0f} | {st.get('methods', 0):.0f} | {r['trained']} | "
+                     f"{r['skipped']} | {r['per_training']:.2f} | {base / r['wall']:.2f} | "
+                     f"{same_k} | {same} |")
     return "\n".join(lines)
 
 
@@ -128,8 +195,12 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None, help="train.device for every setting")
     ap.add_argument("--reference", choices=["none", "exhaustive"], default="exhaustive",
                     help="also run the exhaustive serial sweep and compare trees")
-    ap.add_argument("--reference-executor", default="serial",
-                    help="executor of the exhaustive reference (serial is the definition)")
+    ap.add_argument("--reference-executor", default=None,
+                    help="executor of the exhaustive reference (default: serial, or local:N "
+                         "at fewer threads per training, which gives serial's results)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take back settings already measured with the same config, executor "
+                         "and threads (OUT/rows): resume an interrupted benchmark")
     ap.add_argument("--data", type=Path, default=None, help="a prepared data/ folder to reuse")
     ap.add_argument("--micro", type=int, default=0, help="packed-vs-plain micro benchmark size")
     ap.add_argument("--micro-plain", type=int, default=3)
@@ -154,18 +225,22 @@ def main(argv=None) -> int:
     rows = []
     for spec in args.executors.split(","):
         print(f"running {spec} ...", file=sys.stderr, flush=True)
-        rows.append(run_setting(cfg, spec, spec, data_dir, args.out, args.threads))
+        rows.append(run_setting(cfg, spec, spec, data_dir, args.out, args.threads, args.reuse))
         print(f"  {spec}: {rows[-1]['wall']:.1f} s {json.dumps(rows[-1])}", file=sys.stderr,
               flush=True)
-    reference = None
+    references = {}
     if args.reference == "exhaustive":
         ex_cfg = load_config(args.config, overrides + ["search.sweep=exhaustive"])
-        print("running the exhaustive reference ...", file=sys.stderr, flush=True)
-        reference = run_setting(ex_cfg, f"{args.reference_executor} exhaustive",
-                                args.reference_executor, data_dir, args.out, args.threads)
-        rows.append(reference)
-        print(f"  reference: {reference['wall']:.1f} s {json.dumps(reference)}", file=sys.stderr,
-              flush=True)
+        for threads in sorted({r["threads"] for r in rows}, reverse=True):
+            spec = args.reference_executor or reference_executor(threads)
+            name = f"{spec} exhaustive ({threads} thread{'s' * (threads > 1)})"
+            print(f"running {name}, the reference ...", file=sys.stderr, flush=True)
+            ref = run_setting(ex_cfg, name, spec, data_dir, args.out,
+                              args.threads or threads, args.reuse)
+            references.setdefault(ref["threads"], ref)
+            rows.append(ref)
+            print(f"  reference: {ref['wall']:.1f} s {json.dumps(ref)}", file=sys.stderr,
+                  flush=True)
     out = [f"### {args.title}", "",
            f"`python benchmarks/speed.py {args.config} {' '.join(args.overrides)} "
            f"--executors {args.executors} --seeds {args.seeds}"
@@ -173,7 +248,9 @@ def main(argv=None) -> int:
            + (f" --micro {args.micro}" if args.micro else "") + "`", "",
            f"Machine: {machine()}. Date: {dt.date.today().isoformat()}. "
            f"{args.seeds} seed(s). Features computed once beforehand ({t_features:.1f} s) and "
-           "copied into every run folder.", "", table(rows, reference), ""]
+           "copied into every run folder. K and the tree of a setting are compared with the "
+           "exhaustive serial sweep trained at the same threads per training (see below).",
+           "", table(rows, references), ""]
     for r in rows:
         h = r["hier"]
         if h:
