@@ -242,14 +242,15 @@ def main(argv=None) -> int:
             print(f"  reference: {ref['wall']:.1f} s {json.dumps(ref)}", file=sys.stderr,
                   flush=True)
     out = [f"### {args.title}", "",
-           f"`python benchmarks/speed.py {args.config} {' '.join(args.overrides)} "
+           f"`python benchmarks/speed.py {' '.join([args.config, *args.overrides])} "
            f"--executors {args.executors} --seeds {args.seeds}"
            + (f" --device {args.device}" if args.device else "")
            + (f" --micro {args.micro}" if args.micro else "") + "`", "",
            f"Machine: {machine()}. Date: {dt.date.today().isoformat()}. "
-           f"{args.seeds} seed(s). Features computed once beforehand ({t_features:.1f} s) and "
+           f"{args.seeds} seed{'s' * (args.seeds > 1)}. Features computed once beforehand "
+           f"({t_features:.1f} s, from the feature cache if it holds them) and "
            "copied into every run folder. K and the tree of a setting are compared with the "
-           "exhaustive serial sweep trained at the same threads per training (see below).",
+           "exhaustive serial sweep trained at the same threads per training.",
            "", table(rows, references), ""]
     for r in rows:
         h = r["hier"]
