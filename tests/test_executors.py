@@ -31,10 +31,14 @@ def test_executors_give_the_serial_results(corpus, tmp_path):
     cfg = tiny_config(corpus, tasks=TASKS)
     results = {}
     for spec in ("serial", "local:2", "dask-local:2"):
-        results[spec] = comparable(run_pipeline(cfg, tmp_path / spec.replace(":", "_"),
-                                                executor=spec, verbose=False, threads=1))
+        raw = run_pipeline(cfg, tmp_path / spec.replace(":", "_"), executor=spec, verbose=False,
+                           threads=1)
+        assert raw["run"]["threads_per_training"] == [1], spec   # what made them comparable
+        results[spec] = comparable(raw)
     assert results["local:2"] == results["serial"]
     assert results["dask-local:2"] == results["serial"]
+    records = list((tmp_path / "local_2" / "runs").glob("*/metrics.json"))
+    assert records and all(json.loads(p.read_text())["threads"] == 1 for p in records)
 
 
 @pytest.fixture(scope="module")

@@ -228,3 +228,17 @@ def test_mixed_type_report_from_results_json_alone(mixed_run, tmp_path):
     assert "MAE (in the label's unit, lower is better)" in data
     assert "EER (lower is better)" in data and "accuracy" in data
     assert 'f0<br><span class="unit">MAE ↓</span>' in page
+
+
+def test_cost_section_says_when_trainings_ran_at_different_thread_counts(tmp_path):
+    run = run_folder(tmp_path)
+    for key, threads in (("a", 2), ("b", 2)):
+        (run / "runs" / key).mkdir(parents=True)
+        (run / "runs" / key / "metrics.json").write_text(
+            json.dumps({"tag": f"pair {key}", "seconds": 1.0, "threads": threads}))
+    cost = re.search(r'<section id="cost">.*?</section>', write_report(run).read_text(), re.S)
+    assert "torch threads per training" in cost.group(0) and "mixed" not in cost.group(0)
+    (run / "runs" / "b" / "metrics.json").write_text(
+        json.dumps({"tag": "pair b", "seconds": 1.0, "threads": 1}))
+    cost = re.search(r'<section id="cost">.*?</section>', write_report(run).read_text(), re.S)
+    assert "1, 2 — mixed" in cost.group(0)

@@ -47,6 +47,7 @@ class Executor:
         self.trained = 0
         self.reused = 0
         self.seconds = 0.0
+        self.threads_seen: set[int] = set()    # torch threads of the trainings behind the records
 
     def _submit(self, jobs: list[TrainJob], store: RunStore, data: Dataset
                 ) -> Iterable[tuple[int, dict, bool]]:
@@ -65,6 +66,7 @@ class Executor:
                 continue
             records[i] = rec
             self.reused += 1
+            self._saw(rec)
             if on_record:
                 on_record(job, rec, False)
             progress.update(1)
@@ -72,6 +74,7 @@ class Executor:
         for j, rec, trained in self._submit([jobs[i] for i in todo], store, data):
             i = todo[j]
             records[i] = rec
+            self._saw(rec)
             if trained:
                 self.trained += 1
             else:
@@ -82,6 +85,10 @@ class Executor:
         self.seconds += time.perf_counter() - start
         progress.close()
         return records  # type: ignore[return-value]
+
+    def _saw(self, record: dict) -> None:
+        if record.get("threads") is not None:      # absent from records of older hmtl versions
+            self.threads_seen.add(int(record["threads"]))
 
     def close(self) -> None:
         pass

@@ -262,6 +262,12 @@ def cost_section(info: RunInfo) -> str:
         total = sum(r.get("seconds", 0) for r in info.records)
         rows.append(["all trainings in runs/ (search, final model, baselines)",
                      f"{len(info.records)}, {duration(total)}"])
+        threads = sorted({r["threads"] for r in info.records if r.get("threads") is not None})
+        if threads:
+            rows.append(["torch threads per training", ", ".join(map(str, threads)) + (
+                " — mixed: on CPU each thread count rounds differently, so these trainings "
+                "are not what one thread count alone would give (pass the same --threads "
+                "when resuming with another executor)" if len(threads) > 1 else "")])
     if not rows:
         return section("cost", "Search cost",
                        '<p class="empty">results.json records no search cost.</p>')

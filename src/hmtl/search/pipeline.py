@@ -130,7 +130,8 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
         extra={"hierarchy": {"tree": state.tree.to_json(), "notes": state.notes, "stage": until},
                "run": {"wall_seconds": round(time.perf_counter() - started, 1),
                        "trained_now": ctx.executor.trained, "reused": ctx.executor.reused,
-                       "executor": ctx.executor.name, "stage_seconds": clock}})
+                       "executor": ctx.executor.name, "stage_seconds": clock,
+                       "threads_per_training": sorted(ctx.executor.threads_seen)}})
     keep_deployment_figures(out_dir / "results.json", results)
     write_results(out_dir, results)
     write_report_safely(out_dir)

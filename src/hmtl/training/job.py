@@ -205,6 +205,9 @@ class RunStore:
             return None  # damaged: train again
 
     def save(self, job: TrainJob, record: dict, state: dict) -> None:
+        # Called in the process that trained the job. Its torch thread count decides the float
+        # rounding on CPU, so two counts give two different models from one job: say which.
+        record.setdefault("threads", torch.get_num_threads())
         folder = self.folder(job)
         buf = io.BytesIO()
         torch.save(state, buf)
