@@ -65,13 +65,13 @@ def run_corpus(name: str, data: Path, executor: str | None, seeds: int | None = 
         for cmd in prepare:
             hmtl(*[c.format(data=data) for c in cmd])
     out = f"runs/{name}"
-    cmd = ["run", config, ALL_METHODS] + ([f"search.seeds={seeds}"] if seeds else []) + \
-        ["--out", out, "--quiet"] + (["--executor", executor] if executor else [])
+    seed_args = [f"search.seeds={seeds}"] if seeds else []
+    cmd = ["run", config, ALL_METHODS, *seed_args, "--out", out, "--quiet"] + \
+        (["--executor", executor] if executor else [])
     start = time.perf_counter()
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
-    budget = at_paper_size(name, results, cmd[1:2] + ([f"search.seeds={seeds}"] if seeds else []),
-                           executor)
+    budget = at_paper_size(name, results, [config, *seed_args], executor)
     trainings = [json.loads(p.read_text()) for p in (ROOT / out / "runs").glob("*/metrics.json")]
     return {"name": name, "command": "hmtl " + shlex.join(cmd), "wall": time.perf_counter() - start,
             "results": results, "budget": budget,

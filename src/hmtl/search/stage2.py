@@ -132,21 +132,23 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
     kind = ctx.cfg.search.sweep
     sweeps = {p: _Sweep(kind, L) for p in pairs}
     screened = prescreen(ctx, pairs) if ctx.cfg.search.prescreen is not None else {}
+
+    def take_as_incompatible(p, k):     # a screened depth: recorded, never trained
+        outcomes[p].depths[k] = DepthOutcome(trained=False, compatible=False,
+                                             skipped=screened[p, k], prescreened=True)
+        sweeps[p].update(k, False)
+
     if kind == "binary":                # K lies below a pair's first screened depth
         for p in pairs:
             first = min((k for q, k in screened if q == p), default=None)
             if first is not None:
-                sweeps[p].update(first, False)
-                outcomes[p].depths[first] = DepthOutcome(trained=False, compatible=False,
-                                                         skipped=screened[p, first],
-                                                         prescreened=True)
+                take_as_incompatible(p, first)
     wave = 0
     while True:
         todo = [(p, k) for p in pairs for k in sweeps[p].next()]
-        for p, k in [(p, k) for p, k in todo if (p, k) in screened]:
-            outcomes[p].depths[k] = DepthOutcome(trained=False, compatible=False,
-                                                 skipped=screened[p, k], prescreened=True)
-            sweeps[p].update(k, False)
+        for p, k in todo:
+            if (p, k) in screened:
+                take_as_incompatible(p, k)
         todo = [(p, k) for p, k in todo if (p, k) not in screened]
         if not todo:
             break
@@ -186,7 +188,7 @@ def prescreen(ctx: Context, pairs: list[tuple[str, str]]) -> dict[tuple, str]:
     out = {}
     for k in range(1, ctx.depth + 1):
         score = {p: float(affinity[k - 1, index[p[0]], index[p[1]]]) for p in pairs}
-        ranked = sorted(pairs, key=lambda p: (-score[p], pairs.index(p)))
+        ranked = sorted(pairs, key=lambda p: -score[p])     # stable: ties keep pair order
         cut = score[ranked[keep - 1]]
         for p in ranked[keep:]:
             out[p, k] = (f"{PRESCREEN}: affinity {score[p]:.2f} after block {k}, below the "
