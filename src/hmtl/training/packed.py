@@ -28,6 +28,7 @@ from ..data.dataset import Dataset
 from ..models import build_model
 from ..models.multitask import InputNorm, TreeModel
 from .batches import crop, eval_batches
+from .graphs import GraphedStep
 from .job import TrainJob, autocast, on_device, resolve_device, seed_everything
 from .loop import make_optimizer, make_schedule
 from .metrics import classification_metrics
@@ -238,9 +239,11 @@ class _Slot:
     generator: torch.Generator
 
 
-def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]:
+def train_packed(jobs: list[TrainJob], data: Dataset,
+                 cuda_graphs: bool = True) -> list[tuple[dict, dict]]:
     """Train jobs of one shape key at once; returns (record, state_dict) per job, as
-    `train_job` would."""
+    `train_job` would. On CUDA each step is replayed from a CUDA graph (graphs.py) unless
+    `cuda_graphs` is off."""
     k = len(jobs)
     cfg = jobs[0].train
     device = resolve_device(cfg.device)
@@ -269,7 +272,8 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
     n_train = len(slots[0].train_idx)
     steps = max(1, -(-n_train // cfg.batch_size))
     params = [p for p in packed.parameters() if p.requires_grad]
-    opt = make_optimizer(params, cfg)
+    graphed = cuda_graphs and device.type == "cuda"
+    opt = make_optimizer(params, cfg, capturable=graphed)
     sched = make_schedule(opt, cfg, steps)
 
     cols = torch.tensor([s.cols for s in slots], device=device)                # (K, slots)
@@ -295,6 +299,25 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
             out.append(metrics)
         return out
 
+    def body(xb: torch.Tensor, yb: torch.Tensor) -> None:
+        """One step of all K models: no host sync, so that it can be captured (graphs.py)."""
+        with autocast(cfg, device):
+            outs = [o.float() for o in packed(xb)]
+        loss = 0.0
+        for s in range(n_slots):
+            target = yb[:, :, s]
+            ok = target >= 0
+            ce = F.cross_entropy(outs[s].permute(0, 2, 1), target.clamp(min=0),
+                                 reduction="none")                          # (B, K)
+            per_model = (ce * ok).sum(dim=0) / ok.sum(dim=0).clamp(min=1)
+            loss = loss + (weights[:, s] * per_model).sum()
+        loss.backward()
+        if cfg.grad_clip > 0:
+            per_model_clip_(params, k, cfg.grad_clip)
+        opt.step()
+
+    step = GraphedStep(body, opt, enabled=graphed)
+
     best_score = [-float("inf")] * k
     best_epoch = [0] * k
     best_state: list[dict | None] = [None] * k
@@ -317,21 +340,7 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
                 xb = x[rows].float().transpose(0, 1).reshape(nb, -1, data.frames)
             yb = torch.gather(y_all[rows], 2, cols[:, None, :].expand(-1, nb, -1)) \
                 .transpose(0, 1)                                             # (B, K, slots)
-            with autocast(cfg, device):
-                outs = [o.float() for o in packed(xb)]
-            loss = 0.0
-            for s in range(n_slots):
-                target = yb[:, :, s]
-                ok = target >= 0
-                ce = F.cross_entropy(outs[s].permute(0, 2, 1), target.clamp(min=0),
-                                     reduction="none")                      # (B, K)
-                per_model = (ce * ok).sum(dim=0) / ok.sum(dim=0).clamp(min=1)
-                loss = loss + (weights[:, s] * per_model).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                per_model_clip_(params, k, cfg.grad_clip)
-            opt.step()
+            step(xb, yb)
             sched.step()
         val = evaluate(val_idx)
         for i, slot in enumerate(slots):
@@ -362,7 +371,7 @@ def train_packed(jobs: list[TrainJob], data: Dataset) -> list[tuple[dict, dict]]
             "tree": slot.job.spec.to_json(), "seed": slot.job.seed, "params": params_count,
             "macs": macs, "val": val[i], "test": test[i], "best_epoch": best_epoch[i],
             "epochs": epochs_run[i], "seconds": round(seconds, 3), "device": str(device),
-            "packed": k,
+            "packed": k, "cuda_graphs": step.replays > 0,
         }
         results.append((record, {n: v.detach().cpu() for n, v in model.state_dict().items()}))
     return results
