@@ -93,6 +93,7 @@ def test_job_key_covers_what_changes_the_result(prepared):
     assert base.key != job(cfg, data, spec, epochs=7).key
     assert base.key != job(cfg, data, TreeSpec.single("vowel", 2)).key
     assert base.key == job(cfg, data, spec, device="cuda").key   # where it runs is not what it is
+    assert base.key == job(cfg, data, spec, cuda_graphs=False).key   # nor how its steps launch
 
 
 def test_options_added_later_do_not_change_existing_job_keys(prepared):

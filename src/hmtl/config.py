@@ -189,6 +189,8 @@ class TrainConfig:
     device: str = _help("cpu, cuda, cuda:N or auto", default="cpu")
     precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",
                                                default="fp32")
+    cuda_graphs: bool = _help("packed training on CUDA replays each step from a CUDA graph "
+                              "(false: eager steps, e.g. to rule graphs out)", default=True)
 
     def validate(self, where: str) -> None:
         for key in ("epochs", "batch_size"):

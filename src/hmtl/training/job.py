@@ -45,7 +45,8 @@ class TrainJob:
     def identity(self) -> dict:
         """Everything that decides the result; subclasses (e.g. baselines) add their own."""
         train = dataclasses.asdict(self.train)
-        train.pop("device")  # where it ran does not change what it is
+        for how in ("device", "cuda_graphs"):  # where and how it ran do not change what it is
+            train.pop(how)
         for name, default in LATER_TRAIN_DEFAULTS.items():
             if train.get(name) == default:
                 train.pop(name)

@@ -52,6 +52,7 @@ def shape_key(job: TrainJob, data: Dataset) -> tuple:
     n_train = int(((data.y[:, cols] >= 0).any(dim=1) & train).sum())
     cfg = dict(vars(job.train))
     cfg.pop("device")
+    cfg.pop("cuda_graphs")
     return (shape, repr(job.model), repr(sorted(cfg.items())), job.data_key, n_train)
 
 
@@ -240,10 +241,10 @@ class _Slot:
 
 
 def train_packed(jobs: list[TrainJob], data: Dataset,
-                 cuda_graphs: bool = True) -> list[tuple[dict, dict]]:
+                 cuda_graphs: bool | None = None) -> list[tuple[dict, dict]]:
     """Train jobs of one shape key at once; returns (record, state_dict) per job, as
     `train_job` would. On CUDA each step is replayed from a CUDA graph (graphs.py) unless
-    `cuda_graphs` is off."""
+    `cuda_graphs` (default: train.cuda_graphs) is off."""
     k = len(jobs)
     cfg = jobs[0].train
     device = resolve_device(cfg.device)
@@ -272,7 +273,7 @@ def train_packed(jobs: list[TrainJob], data: Dataset,
     n_train = len(slots[0].train_idx)
     steps = max(1, -(-n_train // cfg.batch_size))
     params = [p for p in packed.parameters() if p.requires_grad]
-    graphed = cuda_graphs and device.type == "cuda"
+    graphed = (cfg.cuda_graphs if cuda_graphs is None else cuda_graphs) and device.type == "cuda"
     opt = make_optimizer(params, cfg, capturable=graphed)
     sched = make_schedule(opt, cfg, steps)
 
