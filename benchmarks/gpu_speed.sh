@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU speed check, as one call on a lent NVIDIA GPU (the device tool), under 10 minutes:
 #   run(command="bash benchmarks/gpu_speed.sh [EXECUTORS]", carry=[".carry", ".whl"], timeout_s=560)
-# EXECUTORS: speed.py's settings (default: packed); SKIP_TESTS=1 leaves the CUDA tests out.
+# EXECUTORS: speed.py's settings (default: packed); SKIP_TESTS=1 leaves the CUDA tests out;
+# SEEDS (default 1) and MICRO (the micro benchmark's pack size, default 30; 0: none).
 # Brings its own inputs, since the GPU image has torch but not the audio readers:
 #   .carry/ravdess-data  a prepared RAVDESS data/ folder (features, labels, split) of
 #                        configs/ravdess.yaml, e.g. copied from runs/ravdess/data
@@ -32,8 +33,8 @@ cp .carry/ravdess.csv /work/main/runs/manifests/ravdess.csv 2>/dev/null
 start=$(date +%s)
 timeout 400 python3 benchmarks/speed.py configs/ravdess.yaml \
     data.manifest=/work/main/runs/manifests/ravdess.csv --executors "$EXECUTORS" --device cuda \
-    --seeds 1 --data .carry/ravdess-data --reference exhaustive --reference-executor packed \
-    --micro 30 --micro-plain 2 --out runs/gpu-bench --title "GPU: RAVDESS, 1 seed" \
+    --seeds "${SEEDS:-1}" --data .carry/ravdess-data --reference exhaustive --reference-executor packed \
+    --micro "${MICRO:-30}" --micro-plain 2 --out runs/gpu-bench --title "GPU: RAVDESS, ${SEEDS:-1} seed(s)" \
     >"$OUT/speed.md" 2>"$OUT/speed.log"
 echo "speed: rc $? in $(( $(date +%s) - start )) s"
 grep -E "micro|reference:|  packed|Error|error" "$OUT/speed.log" | cut -c1-600
