@@ -67,7 +67,7 @@ def test_graphed_step_without_cuda_is_the_eager_step():
         grads.append(p.grad.clone())
         opt.step()
 
-    step = GraphedStep(body, opt, enabled=False)
+    step = GraphedStep(body, opt, "cpu")
     for _ in range(3):
         step(torch.ones(3))
     assert [g.tolist() for g in grads] == [[1.0, 1.0, 1.0]] * 3   # not accumulated
@@ -115,7 +115,7 @@ def test_a_step_that_cannot_be_captured_trains_eagerly_with_a_warning():
             step(x)
     assert step.failure and step.replays == 0 and not step.enabled
     ref_opt = make_optimizer(list(reference.parameters()), cfg, capturable=True)
-    ref_step = GraphedStep(make_body(reference, ref_opt), ref_opt, enabled=False)
+    ref_step = GraphedStep(make_body(reference, ref_opt), ref_opt, "cuda", enabled=False)
     for _ in range(5):
         ref_step(x)
     torch.testing.assert_close(model.weight, reference.weight)

@@ -5,7 +5,7 @@ of a few microseconds each, every one launched from Python. Measured on an H200 
 step of one small model however little arithmetic it has. A CUDA graph records the kernels of one
 step once and replays them with a single launch.
 
-`GraphedStep(body, optimizer)` calls `body(*inputs)` (forward, loss, backward, optimizer step;
+`GraphedStep(body, optimizer, device)` calls `body(*inputs)` (forward, loss, backward, optimizer step;
 no host synchronisation and no zero_grad: gradients are set to None before every eager step and
 before the capture, so backward writes fresh ones). Each distinct input shape first runs
 `WARMUP` eager steps on a side stream (cuDNN picks its kernels, the optimizer creates its state),
@@ -30,9 +30,10 @@ WARMUP = 2
 
 class GraphedStep:
     def __init__(self, body: Callable[..., None], optimizer: torch.optim.Optimizer,
-                 enabled: bool = True):
+                 device: torch.device | str = "cuda", enabled: bool = True):
         self.body, self.opt = body, optimizer
-        self.enabled = enabled and torch.cuda.is_available()
+        self.device = torch.device(device)
+        self.enabled = enabled and self.device.type == "cuda" and torch.cuda.is_available()
         self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, list[torch.Tensor]]] = {}
         self.seen: Counter = Counter()
         self.replays = 0
@@ -42,6 +43,12 @@ class GraphedStep:
         if not self.enabled:
             self._eager(inputs)
             return
+        # streams, capture and replay belong to the current device: make it the model's
+        # (train.device: cuda:1 in a process whose current device is cuda:0)
+        with torch.cuda.device(self.device):
+            self._graphed(inputs)
+
+    def _graphed(self, inputs) -> None:
         key = tuple((tuple(t.shape), t.dtype) for t in inputs)
         if key in self.graphs:
             graph, static = self.graphs[key]

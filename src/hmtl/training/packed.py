@@ -317,7 +317,7 @@ def train_packed(jobs: list[TrainJob], data: Dataset,
             per_model_clip_(params, k, cfg.grad_clip)
         opt.step()
 
-    step = GraphedStep(body, opt, enabled=graphed)
+    step = GraphedStep(body, opt, device, enabled=graphed)
 
     best_score = [-float("inf")] * k
     best_epoch = [0] * k
