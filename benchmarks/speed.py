@@ -9,7 +9,9 @@ exit, mean seconds per training (a packed training's share of its pack), the rat
 first setting, and whether K and the tree equal the reference: an exhaustive serial sweep (all
 depths of all pairs) trained at the same torch threads per training as the setting, since the
 thread count changes float rounding and so every trained model. `--micro K` adds the per-model
-time of K same-shape pair models trained packed against a few of them trained one by one.
+time of K same-shape pair models trained packed against a few of them trained one by one
+(on CUDA also packed without CUDA graphs); it runs first, so that its figure is there even
+when a later setting runs out of a GPU lease. benchmarks/gpu_speed.sh runs this on a GPU.
 
 The features are computed once (or taken from --data RUN_DIR/data) and copied into every run
 folder, so feature extraction is not part of the figures; it is reported on its own line.
