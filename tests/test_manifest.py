@@ -30,6 +30,15 @@ def test_paths_relative_to_manifest_and_missing_labels(tmp_path):
     assert m.rows == [2, 3, 4]
 
 
+def test_home_paths_expand_and_an_unknown_user_stays_a_literal_name(tmp_path, monkeypatch):
+    """As in a shell; found by the manifest fuzz test (pathlib raised RuntimeError on '~0')."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    m = read_manifest(write(tmp_path, "path,emotion,sex\n~/a.wav,happy,f\n"
+                                      "~nosuchuser0/b.wav,sad,m\n"), TASKS)
+    assert m.paths[0] == tmp_path / "home" / "a.wav"
+    assert m.paths[1] == tmp_path / "sub" / "~nosuchuser0" / "b.wav"
+
+
 def test_numeric_classes_sort_numerically(tmp_path):
     m = read_manifest(write(tmp_path, "path,emotion,sex\n" + "".join(
         f"{i}.wav,{i % 12},{'mf'[i % 2]}\n" for i in range(24))), TASKS)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def read_manifest(path: str | Path, tasks: list[TaskConfig]) -> Manifest:
         cell = rec[col["path"]].strip()
         if not cell:
             raise HmtlError(f"{path}: row {n}: empty path")
-        p = Path(cell).expanduser()
+        # as a shell does: '~' and '~user' expand, '~nosuchuser' stays a literal name
+        # (pathlib's expanduser raises for it instead)
+        p = Path(os.path.expanduser(cell))
         p = p if p.is_absolute() else base / p
         if p in seen:
             raise HmtlError(f"{path}: row {n}: duplicate of row {seen[p]} ({cell})")
