@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import HmtlError
+from .utils.io import user_path
 
 
 def _help(text: str, **kw) -> Any:
@@ -441,7 +442,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         apply_override(raw, assignment)
     cfg = from_dict(RunConfig, raw, where="")
     if cfg.data.manifest:
-        manifest = Path(cfg.data.manifest).expanduser()
+        manifest = user_path(cfg.data.manifest)
         cfg.data.manifest = str(manifest if manifest.is_absolute() else (base / manifest).resolve())
     cfg.validate(where="")
     return cfg

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from ..config import TaskConfig
 from ..errors import HmtlError
+from ..utils.io import user_path
 
 SPLITS = ("train", "val", "test")
 
@@ -101,9 +101,7 @@ def read_manifest(path: str | Path, tasks: list[TaskConfig]) -> Manifest:
         cell = rec[col["path"]].strip()
         if not cell:
             raise HmtlError(f"{path}: row {n}: empty path")
-        # as a shell does: '~' and '~user' expand, '~nosuchuser' stays a literal name
-        # (pathlib's expanduser raises for it instead)
-        p = Path(os.path.expanduser(cell))
+        p = user_path(cell)
         p = p if p.is_absolute() else base / p
         if p in seen:
             raise HmtlError(f"{path}: row {n}: duplicate of row {seen[p]} ({cell})")

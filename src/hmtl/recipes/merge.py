@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 
 from ..errors import HmtlError
+from ..utils.io import user_path
 from .base import manifest_path
 
 
@@ -33,7 +34,7 @@ def _read(path: Path) -> tuple[list[str], list[dict]]:
         if len(rec) != len(header):
             raise HmtlError(f"{path}: row {n}: {len(rec)} fields, the header has {len(header)}")
         row = {h: c.strip() for h, c in zip(header, rec)}
-        row["path"] = (base / Path(row["path"]).expanduser()).resolve()
+        row["path"] = (base / user_path(row["path"])).resolve()
         row["_line"] = n
         rows.append(row)
     return header, rows

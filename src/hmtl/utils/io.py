@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 
+def user_path(text: str | os.PathLike) -> Path:
+    """A path as a user wrote it: '~' and '~user' expand as in a shell, and '~nosuchuser' stays
+    a literal name (pathlib's expanduser raises RuntimeError for it)."""
+    return Path(os.path.expanduser(os.fspath(text)))
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
