@@ -28,6 +28,9 @@ JOB_FORMAT = 1
 # Training fields added after format 1 are hashed only when they differ from their default, so
 # that a new option does not orphan every finished training of existing run folders.
 LATER_TRAIN_DEFAULTS = {"precision": "fp32"}
+# Training fields that say where and how a job runs, not what it is: never hashed, never a
+# reason not to pack two jobs together.
+HOW_IT_RUNS = ("device", "cuda_graphs")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class TrainJob:
     def identity(self) -> dict:
         """Everything that decides the result; subclasses (e.g. baselines) add their own."""
         train = dataclasses.asdict(self.train)
-        for how in ("device", "cuda_graphs"):  # where and how it ran do not change what it is
+        for how in HOW_IT_RUNS:
             train.pop(how)
         for name, default in LATER_TRAIN_DEFAULTS.items():
             if train.get(name) == default:

@@ -29,7 +29,7 @@ from ..models import build_model
 from ..models.multitask import InputNorm, TreeModel
 from .batches import crop, eval_batches
 from .graphs import GraphedStep
-from .job import TrainJob, autocast, on_device, resolve_device, seed_everything
+from .job import HOW_IT_RUNS, TrainJob, autocast, on_device, resolve_device, seed_everything
 from .loop import make_optimizer, make_schedule
 from .metrics import classification_metrics
 
@@ -50,9 +50,7 @@ def shape_key(job: TrainJob, data: Dataset) -> tuple:
     cols = [data.tasks.index(t) for t in job.spec.tasks]
     train = data.split == 0
     n_train = int(((data.y[:, cols] >= 0).any(dim=1) & train).sum())
-    cfg = dict(vars(job.train))
-    cfg.pop("device")
-    cfg.pop("cuda_graphs")
+    cfg = {k: v for k, v in vars(job.train).items() if k not in HOW_IT_RUNS}
     return (shape, repr(job.model), repr(sorted(cfg.items())), job.data_key, n_train)
 
 
