@@ -5,9 +5,9 @@ of a few microseconds each, every one launched from Python. Measured on an H200 
 step of one small model however little arithmetic it has. A CUDA graph records the kernels of one
 step once and replays them with a single launch.
 
-`GraphedStep(body, optimizer, device)` calls `body(*inputs)` (forward, loss, backward, optimizer step;
-no host synchronisation and no zero_grad: gradients are set to None before every eager step and
-before the capture, so backward writes fresh ones). Each distinct input shape first runs
+`GraphedStep(body, optimizer, device)` calls `body(*inputs)` (forward, loss, backward, optimizer
+step; no host synchronisation and no zero_grad: gradients are set to None before every eager
+step and before the capture, so backward writes fresh ones). Each distinct input shape first runs
 `WARMUP` eager steps on a side stream (cuDNN picks its kernels, the optimizer creates its state),
 then is captured; every later batch of that shape is copied into the graph's static inputs and
 the graph is replayed. Warm-up steps are real steps, so the sequence of updates is the eager one.
