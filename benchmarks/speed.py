@@ -104,7 +104,7 @@ def run_setting(cfg, name: str, spec: str, data_dir: Path, out: Path, threads: i
     instead of training it again: an interrupted benchmark resumes setting by setting."""
     import dataclasses
 
-    from hmtl.search.pipeline import run_pipeline
+    from hmtl.pipeline import run_pipeline
 
     executor, cfg = setting_config(cfg, spec)
     folder = out / re.sub(r"[^\w.=+-]+", "_", name).strip("_")

@@ -10,20 +10,21 @@ import numpy as np
 import pytest
 import torch
 
-from hmtl.baselines.branched import (dissimilarity, exhaustive_tree, partition_cost, refinements,
-                                     representations, rsa_affinity, search_tree, set_partitions,
-                                     spearman)
+from hmtl.baselines.branched import (exhaustive_tree, partition_cost, refinements, search_tree,
+                                     set_partitions)
 from hmtl.baselines.flat_matched import match_widths
+from hmtl.search.affinity import dissimilarity, representations, rsa_affinity, spearman
 from hmtl.baselines.lt4rec import SparseSharing, union_size
 from hmtl.baselines.masks import apply_masks, full_masks, load_masks, plain_state, prunable_names
 from hmtl.baselines.pruning import (ImpJob, RewindJob, imp_schedule, prune_by_magnitude,
                                     round_count)
 from hmtl.baselines.random_tree import count_choices, draw_trees
-from hmtl.config import METHODS, ModelConfig, TrainConfig
+from hmtl.config import ModelConfig, TrainConfig
 from hmtl.data.dataset import prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.models import TreeSpec, build_model
-from hmtl.search.pipeline import run_pipeline
+from hmtl.pipeline import check_methods, run_pipeline
+from hmtl.search.methods import METHODS
 from hmtl.testing import tiny_config
 
 TASKS = ("vowel", "pitch")
@@ -320,7 +321,7 @@ def test_baselines_config_is_validated(corpus):
     with pytest.raises(HmtlError, match="pruning_rate"):
         tiny_config(corpus, overrides=["baselines.pruning_rate=1.5"])
     with pytest.raises(HmtlError, match="unknown method"):
-        tiny_config(corpus, overrides=["methods=[lth, magic]"])
+        check_methods(tiny_config(corpus, overrides=["methods=[lth, magic]"]))
     assert tiny_config(corpus).methods == ["independent", "flat", "hierarchical"]
 
 

@@ -10,7 +10,7 @@ from hmtl.data.dataset import prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.executors import make_executor
 from hmtl.models import TreeSpec
-from hmtl.search.pipeline import run_pipeline
+from hmtl.pipeline import run_pipeline
 from hmtl.testing import tiny_config
 from hmtl.training.job import TrainJob, resolve_device, train_job
 from hmtl.training.packed import shape_key, train_packed

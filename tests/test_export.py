@@ -21,7 +21,7 @@ from hmtl.testing import tiny_config, tiny_corpus, write_wav  # noqa: E402
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A finished tiny run (2 tasks, 1 seed): stage 1, pairs, tree, flat."""
-    from hmtl.search.pipeline import run_pipeline
+    from hmtl.pipeline import run_pipeline
 
     root = tmp_path_factory.mktemp("export-run")
     with pytest.MonkeyPatch.context() as mp:    # module scope: conftest's cache fixture is not on

@@ -29,7 +29,7 @@ def discover_tree(out: str, corpus_seed: int) -> dict:
     torch.set_num_threads(1)
     from hmtl.data.synthetic import make_corpus
     from hmtl.demo import demo_config
-    from hmtl.search.pipeline import run_pipeline
+    from hmtl.pipeline import run_pipeline
 
     manifest = make_corpus(Path(out) / "corpus", clips=1000, seed=corpus_seed)
     cfg = demo_config(manifest)   # exactly what `hmtl demo` runs
@@ -128,7 +128,7 @@ def _spy(fn, flag):
 
 
 def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
-    import hmtl.search.pipeline as pipeline
+    import hmtl.pipeline as pipeline
     from hmtl.testing import tiny_config
 
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
@@ -152,7 +152,7 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
 
 
 def test_rerun_keeps_latency_and_size_of_unchanged_models(tmp_path):
-    from hmtl.search.pipeline import keep_deployment_figures
+    from hmtl.pipeline import keep_deployment_figures
 
     tree = [[["a", "b"]]]
     (tmp_path / "results.json").write_text(json.dumps({"methods": {

@@ -20,7 +20,7 @@ from hmtl.data.dataset import load_dataset, prepare_dataset
 from hmtl.data.manifest import read_manifest
 from hmtl.data.splits import make_split
 from hmtl.errors import HmtlError
-from hmtl.search.pipeline import run_pipeline
+from hmtl.pipeline import run_pipeline
 from hmtl.testing import tiny_config, write_wav
 from hmtl.utils.lock import RunLock
 

@@ -162,7 +162,7 @@ def test_binary_search_finds_the_same_depths_as_the_upward_sweep(seed):
 def test_rsa_prescreen_trains_only_the_most_alike_pairs_per_depth(monkeypatch, sweep):
     import numpy as np
 
-    import hmtl.baselines.branched as branched
+    import hmtl.search.affinity as affinity_module
 
     pairs = list(itertools.combinations(TASKS, 2))
     rng = np.random.default_rng(0)
@@ -171,7 +171,7 @@ def test_rsa_prescreen_trains_only_the_most_alike_pairs_per_depth(monkeypatch, s
         for (a, b), v in zip(pairs, rng.permutation(6)):
             i, j = TASKS.index(a), TASKS.index(b)
             affinity[d, i, j] = affinity[d, j, i] = v / 10
-    monkeypatch.setattr(branched, "task_affinity", lambda ctx: affinity)
+    monkeypatch.setattr(affinity_module, "task_affinity", lambda ctx: affinity)
     ex = TableExecutor(table_from_k({p: 3 for p in pairs}))      # every depth compatible
     out = run_stage2(context(ex, sweep=sweep, prescreen=0.5), stage1())
     kept = {k: sorted(pairs, key=lambda p: -affinity[k - 1, TASKS.index(p[0]), TASKS.index(p[1])])[:3]

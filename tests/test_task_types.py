@@ -11,10 +11,10 @@ from hmtl.config import load_config
 from hmtl.data.dataset import build_trials, prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.results import compare
-from hmtl.search.pipeline import run_pipeline
+from hmtl.pipeline import run_pipeline
 from hmtl.tasks import Regression, equal_error_rate
 from hmtl.testing import tiny_config
-from hmtl.training.metrics import drop
+from hmtl.metrics import drop
 
 MIXED = [{"name": "vowel"},
          {"name": "f0", "type": "regression", "tolerance": 5.0},

@@ -6,7 +6,7 @@ from hmtl.data.dataset import prepare_dataset
 from hmtl.models import TreeSpec
 from hmtl.testing import tiny_config
 from hmtl.training.job import RunStore, TrainJob, train_job
-from hmtl.training.metrics import accuracy, drop, macro_f1
+from hmtl.metrics import accuracy, drop, macro_f1
 from hmtl.training.multitask import MultiTaskLoss
 
 

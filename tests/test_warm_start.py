@@ -2,7 +2,7 @@ import torch
 
 from hmtl.config import ModelConfig
 from hmtl.models import TreeSpec, build_model
-from hmtl.search.pipeline import run_pipeline
+from hmtl.pipeline import run_pipeline
 from hmtl.testing import tiny_config
 from hmtl.training.warm import load_from_single_models
 

@@ -48,7 +48,7 @@ def planted_agreement(tree: TreeSpec) -> tuple[float, float]:
 
 def run_demo(out: Path, clips: int = 1000, seeds: int = 1, corpus_seed: int = 0,
              verbose: bool = True, overrides: list[str] | None = None) -> dict:
-    from .search.pipeline import run_pipeline
+    from .pipeline import run_pipeline
     from .utils.progress import say
 
     corpus = out / "corpus"

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .search.context import mean_std
-from .tasks import COUNTS, METRIC_UNITS, primary_metric
-from .training.metrics import HIGHER_IS_BETTER
+from .metrics import COUNTS, metric_spec, primary_metric, primary_value
 from .utils.io import atomic_write_json, atomic_write_text
+from .utils.stats import mean_std
 
 SCHEMA = 1
 
@@ -26,10 +25,6 @@ def aggregate(records: list[dict], tasks: list[str]) -> dict:
         entry["primary"] = primary_metric(first)
         out[t] = entry
     return out
-
-
-def primary_value(metrics: dict) -> float:
-    return metrics[primary_metric(metrics)]
 
 
 def _primaries(entry_metrics: dict, tasks: list[str]) -> dict:
@@ -70,10 +65,10 @@ def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:
     drop is in the label's unit and stays out of the mean), the mean drop's spread over the
     method's seeds, parameter reduction and Δm % (LibMTL's relative change, every task)."""
     metric = _primaries(reference["metrics"], tasks)
-    sign = {t: 1.0 if HIGHER_IS_BETTER[metric[t]] else -1.0 for t in tasks}
+    sign = {t: 1.0 if metric_spec(metric[t]).higher_is_better else -1.0 for t in tasks}
     ref = {t: reference["metrics"][t][metric[t]] for t in tasks}
     drops = {t: sign[t] * (ref[t] - entry["metrics"][t][metric[t]]) for t in tasks}
-    pooled = [t for t in tasks if METRIC_UNITS[metric[t]] == "fraction"] or list(tasks)
+    pooled = [t for t in tasks if metric_spec(metric[t]).fraction] or list(tasks)
     per_seed = [sum(sign[t] * (ref[t] - s[t]) for t in pooled) / len(pooled)
                 for s in entry.get("per_seed", [])]
     _, spread = mean_std(per_seed) if per_seed else (0.0, 0.0)
@@ -130,8 +125,8 @@ def markdown(results: dict) -> str:
         row += [f"{100 * cmp['param_reduction']:.1f} %" if cmp else "",
                 f"{e['macs'] / 1e6:.2f} M"]
         row += [_pm(e["metrics"][t][metric[t]], e["metrics"][t][f"{metric[t]}_std"],
-                    scale=100.0 if METRIC_UNITS[metric[t]] == "fraction" else 1.0,
-                    digits=1 if METRIC_UNITS[metric[t]] == "fraction" else 2) for t in tasks]
+                    scale=100.0 if metric_spec(metric[t]).fraction else 1.0,
+                    digits=1 if metric_spec(metric[t]).fraction else 2) for t in tasks]
         row += [_pm(cmp["mean_drop"], cmp["mean_drop_std"]) if cmp else "",
                 f"{100 * cmp['max_drop']:.1f}" if cmp else "",
                 f"{cmp['delta_m']:+.2f}" if cmp else ""]

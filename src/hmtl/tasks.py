@@ -7,27 +7,19 @@
                     additive-margin softmax over the training identities; equal error rate on
                     trial pairs of held-out clips (primary: EER, lower is better)
 
-Every metric says whether higher is better and its unit, so that a "drop" (positive = worse) and
+Every metric's direction and unit come from hmtl.metrics, so that a "drop" (positive = worse) and
 a tolerance are defined for every task in the metric's own unit."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .training.metrics import accuracy, macro_f1
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    higher_is_better: bool
-    unit: str            # "fraction" (shown in %), or the label's unit for regression
+from .metrics import METRICS, TYPE_PRIMARY, MetricSpec, accuracy, macro_f1
 
 
 class TaskType:
@@ -61,8 +53,8 @@ class TaskType:
 
 class Classification(TaskType):
     name = "classification"
-    primary = "accuracy"
-    metrics = (MetricSpec("accuracy", True, "fraction"), MetricSpec("macro_f1", True, "fraction"))
+    primary = TYPE_PRIMARY[name]
+    metrics = (METRICS["accuracy"], METRICS["macro_f1"])
 
     def head_size(self, info, cfg) -> int:
         return len(info["classes"])
@@ -80,8 +72,8 @@ class Classification(TaskType):
 
 class Regression(TaskType):
     name = "regression"
-    primary = "mae"
-    metrics = (MetricSpec("mae", False, "label"), MetricSpec("pearson_r", True, "correlation"))
+    primary = TYPE_PRIMARY[name]
+    metrics = (METRICS["mae"], METRICS["pearson_r"])
 
     def head_size(self, info, cfg) -> int:
         return 1
@@ -110,8 +102,8 @@ class Regression(TaskType):
 
 class Verification(TaskType):
     name = "verification"
-    primary = "eer"
-    metrics = (MetricSpec("eer", False, "fraction"),)
+    primary = TYPE_PRIMARY[name]
+    metrics = (METRICS["eer"],)
 
     def head_size(self, info, cfg) -> int:
         return cfg.embedding_dim
@@ -176,27 +168,9 @@ def equal_error_rate(scores: np.ndarray, same: np.ndarray) -> float:
     return float(far[k - 1] + w * (far[k] - far[k - 1]))
 
 
-COUNTS = ("n", "trials")          # counts in a metrics dict, not metrics
-METRIC_UNITS = {"accuracy": "fraction", "macro_f1": "fraction", "eer": "fraction",
-                "mae": "label", "pearson_r": "correlation"}
-
-
-def primary_metric(metrics: dict) -> str:
-    """The metric drops use, read off a task's metrics dict (whatever the task's type)."""
-    if "primary" in metrics:
-        return metrics["primary"]
-    for name in ("accuracy", "eer", "mae"):
-        if name in metrics:
-            return name
-    raise KeyError(f"no primary metric among {sorted(metrics)}")
-
-
 TASK_TYPES: dict[str, TaskType] = {t.name: t for t in (Classification(), Regression(), Verification())}
 
 
 def task_type(name: str) -> TaskType:
     return TASK_TYPES[name]
 
-
-def higher_is_better(type_name: str, metric: str) -> bool:
-    return task_type(type_name).metric(metric).higher_is_better

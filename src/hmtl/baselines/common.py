@@ -1,13 +1,12 @@
-"""What several baselines need: the parameter target they match, models built for their sizes
-and prunable layers, and the search over nested partition chains' group counts."""
+"""What several baselines need: the parameter target they match and the sizes of nested
+partition chains by their group counts."""
 
 from __future__ import annotations
 
 import itertools
 
-from ..config import ModelConfig
 from ..errors import HmtlError
-from ..models import TreeModel, TreeSpec, build_model, tree_cost
+from ..models import TreeSpec
 from ..models.backbones import get_backbone
 from ..search.context import Context
 
@@ -22,25 +21,12 @@ def target_params(ctx: Context, state) -> int:
     return int(state.final_records[0]["params"])
 
 
-def plain_model(ctx: Context, spec: TreeSpec, model: ModelConfig | None = None) -> TreeModel:
-    """An untrained model of `spec` on the run's data (for names, shapes and costs)."""
-    return build_model(spec, model or ctx.cfg.model,
-                       {t: ctx.data.num_classes(t) for t in spec.tasks},
-                       ctx.data.x.shape[1], ctx.data.frames)
-
-
-def spec_cost(ctx: Context, spec: TreeSpec, model: ModelConfig | None = None) -> tuple[int, int]:
-    """(params, MACs) of a tree from its spec alone (no weights are made)."""
-    backbone = get_backbone(model or ctx.cfg.model, ctx.data.x.shape[1], ctx.data.frames)
-    return tree_cost(spec, backbone, {t: ctx.data.num_classes(t) for t in spec.tasks})
-
-
 def block_and_head_params(ctx: Context) -> tuple[list[int], int]:
     """Params of one instance of each block, and of all heads together: a tree's size is
     Σ_d groups_d · block_d + heads (method.md)."""
     b = get_backbone(ctx.cfg.model, ctx.data.x.shape[1], ctx.data.frames)
     blocks = [b.block_params(d) for d in range(1, ctx.depth + 1)]
-    return blocks, spec_cost(ctx, TreeSpec.flat(ctx.tasks, ctx.depth))[0] - sum(blocks)
+    return blocks, ctx.cost(TreeSpec.flat(ctx.tasks, ctx.depth))[0] - sum(blocks)
 
 
 def group_counts(tasks: int, depth: int):

@@ -14,7 +14,7 @@ from ..models import TreeSpec
 from ..results import tree_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
-from .common import spec_cost, target_params
+from .common import target_params
 
 
 def scaled(model: ModelConfig, factor: float) -> ModelConfig:
@@ -40,7 +40,7 @@ def match_widths(params_of, model: ModelConfig, target: int) -> tuple[ModelConfi
 def flat_matched(ctx: Context, state: SearchState) -> dict:
     target = target_params(ctx, state)
     spec = TreeSpec.flat(ctx.tasks, ctx.depth)
-    model, factor = match_widths(lambda m: spec_cost(ctx, spec, m)[0], ctx.cfg.model,
+    model, factor = match_widths(lambda m: ctx.cost(spec, m)[0], ctx.cfg.model,
                                  target)
     jobs = [dataclasses.replace(ctx.job(spec, s, "flat_matched"), model=model) for s in ctx.seeds]
     entry = tree_method(ctx.run(jobs, desc="flat, matched size"), ctx.tasks)

@@ -40,7 +40,7 @@ from ..training.batches import train_batches
 from ..training.job import TrainJob, autocast, on_device, resolve_device, seed_everything
 from ..training.loop import make_optimizer, make_schedule
 from ..training.multitask import TaskSet
-from .common import plain_model, target_params
+from .common import target_params
 from .masks import (Masks, alive_count, apply_masks, apply_task_masks, originals, plain_state,
                     save_masks, sparsity_report, tensors_hash)
 from .pruning import Imp, job_fields, prune_by_magnitude, round_count
@@ -219,9 +219,9 @@ def check_common_init(ctx: Context, flat: TreeSpec) -> None:
     """The single-task models' blocks must be the flat model's at initialisation."""
     with torch.random.fork_rng(devices=[]):
         seed_everything(0)
-        a = plain_model(ctx, flat).state_dict()
+        a = ctx.build_model(flat).state_dict()
         seed_everything(0)
-        b = plain_model(ctx, TreeSpec.single(ctx.tasks[-1], ctx.depth)).state_dict()
+        b = ctx.build_model(TreeSpec.single(ctx.tasks[-1], ctx.depth)).state_dict()
     if any(not torch.equal(a[k], b[k]) for k in a if k.startswith("blocks.")):
         raise HmtlError("lt4rec: the single-task and flat models do not share their initial "
                         "blocks; sparse sharing needs a common initialisation")
@@ -254,7 +254,7 @@ def lt4rec(ctx: Context, state: SearchState) -> dict:
     imp = Imp(ctx, "lt4rec")
     flat = TreeSpec.flat(ctx.tasks, ctx.depth)
     check_common_init(ctx, flat)
-    flat_params = plain_model(ctx, flat).cost()[0]
+    flat_params = ctx.build_model(flat).cost()[0]
 
     def size(by_task: dict[str, Masks]) -> int:
         kept, covered = union_size(by_task)

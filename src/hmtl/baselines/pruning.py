@@ -22,7 +22,6 @@ from ..models import TreeSpec
 from ..search.context import Context
 from ..training.job import TrainJob, train_job
 from ..training.loop import StopTraining
-from .common import plain_model
 from .masks import (Masks, alive_count, apply_masks, full_masks, plain_state, prunable_names,
                     save_masks, sparsity_report, tensors_hash)
 
@@ -163,7 +162,7 @@ class Imp:
         self.rate, self.rewind_epoch, self.heads = b.pruning_rate, b.rewind_epoch, b.prune_heads
         self.keys = [(t, s) for t in ctx.tasks for s in ctx.seeds]
         self.spec = {t: TreeSpec.single(t, ctx.depth) for t in ctx.tasks}
-        models = {t: plain_model(ctx, self.spec[t]) for t in ctx.tasks}
+        models = {t: ctx.build_model(self.spec[t]) for t in ctx.tasks}
         self.names = {t: prunable_names(m, self.heads) for t, m in models.items()}
         self.params = {t: m.cost()[0] for t, m in models.items()}
         self.macs = {t: m.cost()[1] for t, m in models.items()}

@@ -16,8 +16,7 @@ from ..models import TreeSpec
 from ..results import aggregate, method_primary, primary_value
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
-from .common import (block_and_head_params, counts_params, group_counts, spec_cost,
-                     target_params)
+from .common import block_and_head_params, counts_params, group_counts, target_params
 
 TOLERANCE = 0.03
 TRIES = 20
@@ -84,7 +83,7 @@ def random_trees(ctx: Context, state: SearchState) -> dict:
     for i, spec in enumerate(trees):
         recs = ctx.run(ctx.jobs(spec, f"random_tree {i}"), desc=f"random tree {i + 1}/{len(trees)}")
         records += recs
-        params, macs = spec_cost(ctx, spec)
+        params, macs = ctx.cost(spec)
         draws.append({"tree": spec.to_json(), "params": params, "macs": macs})
     params = round(sum(d["params"] for d in draws) / len(draws))
     return {"params": params, "nonzero_params": params,

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..search.pipeline import run_pipeline
+    from ..pipeline import run_pipeline
 
     import os
 

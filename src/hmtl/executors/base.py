@@ -112,7 +112,7 @@ def cpu_share(workers: int) -> int:
 
 def describe(job: TrainJob, record: dict, trained: bool) -> str:
     """One status line per finished training."""
-    from ..tasks import primary_metric
+    from ..metrics import primary_metric
 
     val = record["val"]
     shown = {t: primary_metric(val[t]) for t in record["tasks"]}

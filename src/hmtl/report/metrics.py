@@ -1,18 +1,15 @@
-"""How the report shows a task's primary metric, whatever the task's type (hmtl.tasks):
-
-    accuracy   classification   a fraction, shown in % (drops in points), higher is better
-    eer        verification     a fraction, shown in % (drops in points), LOWER is better
-    mae        regression       in the label's own unit, 2 decimals, LOWER is better
-
-A drop (results.compare, stage 2) is positive when the task got worse, whatever the metric's
-direction, and is in points for a fraction and in the label's unit for MAE. Only the fractions
-share a scale: means over tasks (mean drop, the trade-off plot) take those alone.
+"""How the report writes a task's primary metric, whatever the task's type. Direction and unit
+come from hmtl.metrics, the one table of metrics; this adds the display rules (a fraction in %
+with one decimal, a label's unit with two).
 
 Plain Python (no torch, numpy or matplotlib): it works on results.json alone."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from ..metrics import TYPE_PRIMARY, MetricSpec, metric_spec, primary_of  # noqa: F401  (load.py)
 
 
 def fixed(x: float, digits: int = 1, sign: bool = False) -> str:
@@ -22,12 +19,8 @@ def fixed(x: float, digits: int = 1, sign: bool = False) -> str:
 
 
 @dataclass(frozen=True)
-class Metric:
-    name: str                 # the key in results.json: accuracy | eer | mae | …
-    label: str                # as written in prose: "accuracy", "EER", "MAE"
-    column: str               # table column unit: "acc %", "EER %", "MAE"
-    fraction: bool            # in [0, 1]: shown ×100, drops in points
-    higher_is_better: bool
+class Metric(MetricSpec):
+    """A metric as the report writes it: hmtl.metrics' entry with display rules."""
 
     @property
     def scale(self) -> float:
@@ -56,25 +49,8 @@ class Metric:
         return f"{self.label} {self.text(value)}" + (" %" if self.fraction else "")
 
 
-METRICS = {
-    "accuracy": Metric("accuracy", "accuracy", "acc %", True, True),
-    "eer": Metric("eer", "EER", "EER %", True, False),
-    "mae": Metric("mae", "MAE", "MAE", False, False),
-}
-TYPE_PRIMARY = {"classification": "accuracy", "regression": "mae", "verification": "eer"}
-
-
 def metric(name: str) -> Metric:
-    return METRICS.get(name) or Metric(name, name, name, False, True)
-
-
-def primary_of(metrics: dict | None) -> str | None:
-    """The primary metric named in a task's metrics dict (or read off its keys), else None."""
-    if not isinstance(metrics, dict):
-        return None
-    if isinstance(metrics.get("primary"), str):
-        return metrics["primary"]
-    return next((k for k in ("accuracy", "eer", "mae") if k in metrics), None)
+    return Metric(**dataclasses.asdict(metric_spec(name)))
 
 
 def score(name: str, value: float | None) -> float | None:

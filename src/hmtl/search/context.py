@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ..config import RunConfig
+from ..config import ModelConfig, RunConfig
 from ..data.dataset import Dataset
 from ..executors import Executor, log_record
-from ..models import TreeSpec
+from ..models import TreeModel, TreeSpec, build_model, tree_cost
+from ..models.backbones import get_backbone
 from ..training.job import RunStore, TrainJob
 
 
@@ -47,14 +46,22 @@ class Context:
         return self.executor.run(jobs, self.store, self.data, desc=desc,
                                  on_record=log_record if self.verbose else None)
 
+    def build_model(self, spec: TreeSpec, model: ModelConfig | None = None) -> TreeModel:
+        """An untrained model of `spec` on the run's data (for names, shapes and weights)."""
+        return build_model(spec, model or self.cfg.model, self.head_sizes(spec),
+                           self.data.x.shape[1], self.data.frames)
+
+    def cost(self, spec: TreeSpec, model: ModelConfig | None = None) -> tuple[int, int]:
+        """(params, MACs) of a tree from its spec alone (no weights are made)."""
+        backbone = get_backbone(model or self.cfg.model, self.data.x.shape[1], self.data.frames)
+        return tree_cost(spec, backbone, self.head_sizes(spec))
+
+    def head_sizes(self, spec: TreeSpec) -> dict[str, int]:
+        return {t: self.data.head_size(t) for t in spec.tasks}
+
     def tolerance(self, task: str, spread: float = 0.0) -> float:
         """τ for a task: its own or the search default, widened by z·σ when noise-aware."""
         own = next(t.tolerance for t in self.cfg.data.tasks if t.name == task)
         base = self.cfg.search.tolerance if own is None else own
         return base + self.cfg.search.noise_z * spread
 
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0

@@ -1,6 +1,6 @@
 """Compared methods, registered by name. Each gets the context and what the stages found, trains
 what it needs (through the executor, so it resumes like everything else) and returns its
-results.json entry. Baselines register themselves here too."""
+results.json entry. Baselines register themselves here when imported (hmtl.pipeline does)."""
 
 from __future__ import annotations
 
@@ -50,5 +50,3 @@ def flat(ctx: Context, state: SearchState) -> dict:
 def hierarchical(ctx: Context, state: SearchState) -> dict:
     return tree_method(state.final_records, ctx.tasks)
 
-
-from .. import baselines  # noqa: E402,F401  (the baselines register themselves)

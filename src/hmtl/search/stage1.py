@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import TreeSpec
-from ..tasks import primary_metric
-from ..training.metrics import drop
-from .context import Context, mean_std
+from ..metrics import drop, primary_metric
+from ..utils.stats import mean_std
+from .context import Context
 
 
 @dataclass

@@ -14,8 +14,9 @@ import itertools
 from dataclasses import dataclass, field
 
 from ..models import TreeSpec
-from ..tasks import METRIC_UNITS
-from .context import Context, mean_std
+from ..metrics import metric_spec
+from ..utils.stats import mean_std
+from .context import Context
 from .stage1 import Stage1
 
 
@@ -180,7 +181,7 @@ def prescreen(ctx: Context, pairs: list[tuple[str, str]]) -> dict[tuple, str]:
     Costs one forward pass of the stage-1 models over baselines.rsa_clips clips."""
     import math
 
-    from ..baselines.branched import task_affinity
+    from .affinity import task_affinity
 
     affinity = task_affinity(ctx)                               # (L, T, T), mean over seeds
     index = {t: i for i, t in enumerate(ctx.tasks)}
@@ -199,7 +200,7 @@ def prescreen(ctx: Context, pairs: list[tuple[str, str]]) -> dict[tuple, str]:
 def _comparable(ctx: Context, s1: Stage1, task: str, value: float) -> float:
     """A drop in accuracy/EER points as is; a regression's drop (in the label's unit) rescaled
     by search.tolerance / the task's tolerance, so that synergy adds like with like."""
-    if METRIC_UNITS[s1.metric(task)] == "fraction":
+    if metric_spec(s1.metric(task)).fraction:
         return value
     own = next(t.tolerance for t in ctx.cfg.data.tasks if t.name == task)
     return value * ctx.cfg.search.tolerance / own if own else value

@@ -11,53 +11,25 @@ import shutil
 import time
 from pathlib import Path
 
-from ..config import RunConfig, dump_config
-from ..data.dataset import prepare_dataset
-from ..executors import make_executor
-from ..models import TreeSpec, build_model
-from ..results import build_results, write_results
-from ..training.job import RunStore
-from ..utils.io import atomic_write_text
-from ..utils.lock import RunLock
-from ..utils.progress import say
-from .context import Context, mean_std
-from .methods import METHODS, SearchState
-from .stage1 import run_stage1
-from .stage2 import run_stage2
-from .stage3 import detach, fit_budget, tree_from_pairs
+from . import baselines  # noqa: F401  (the baselines register their methods)
+from .config import RunConfig, dump_config
+from .data.dataset import prepare_dataset
+from .errors import HmtlError
+from .executors import make_executor
+from .models import TreeSpec
+from .results import build_results, write_results
+from .search.context import Context
+from .search.final import train_final
+from .search.methods import METHODS, SearchState
+from .search.stage1 import run_stage1
+from .search.stage2 import run_stage2
+from .search.stage3 import fit_budget, tree_from_pairs
+from .training.job import RunStore
+from .utils.io import atomic_write_text
+from .utils.lock import RunLock
+from .utils.progress import say
 
 STAGES = ("stage1", "stage2", "final", "all")
-
-
-def tree_params(ctx: Context, spec: TreeSpec) -> int:
-    model = build_model(spec, ctx.cfg.model, {t: ctx.data.num_classes(t) for t in spec.tasks},
-                        ctx.data.x.shape[1], ctx.data.frames)
-    return model.cost()[0]
-
-
-def train_final(ctx: Context, state: SearchState) -> None:
-    """Train the tree (r seeds); with repair, detach tasks that drop too much and retrain."""
-    spec = state.tree
-    final_tol = ctx.cfg.search.final_tolerance
-    for round_ in range(ctx.cfg.search.repair_rounds + 1):
-        records = ctx.run(ctx.jobs(spec, "hierarchical" if round_ == 0 else f"repair {round_}"),
-                          desc="final tree")
-        state.tree, state.final_records = spec, records
-        if round_ == ctx.cfg.search.repair_rounds:
-            break
-        too_much = []
-        for t in ctx.tasks:
-            d = mean_std([state.stage1.drop(t, r["val"][t]) for r in records])[0]
-            tol = ctx.tolerance(t, state.stage1.spread(t)) if final_tol is None else final_tol
-            if d > tol and spec.shared_depth_of(t) > 0:
-                too_much.append((t, d))
-        if not too_much:
-            break
-        for t, d in too_much:
-            spec = detach(spec, t)
-            state.notes.append(f"repair {round_ + 1}: {t} dropped {100 * d:.1f} pts on validation; "
-                               f"it now shares one block fewer")
-            say(state.notes[-1])
 
 
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
@@ -65,6 +37,7 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
     """Run (or resume) the method in `out_dir`; returns the results.json content. A new folder
     whose data cannot be prepared (bad manifest, bad audio) is removed again, so that nothing
     that looks like a run is left behind; a second process on the same folder is refused."""
+    check_methods(cfg)
     out_dir = Path(out_dir)
     fresh = not out_dir.exists() or not any(out_dir.iterdir())
     runner = make_executor(executor, threads)
@@ -86,6 +59,14 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def check_methods(cfg: RunConfig) -> None:
+    """Every method the config names is registered (the baselines register themselves when
+    this module imports them)."""
+    unknown = [m for m in cfg.methods if m not in METHODS]
+    if unknown:
+        raise HmtlError(f"methods: unknown method(s) {unknown}; known: {list(METHODS)}")
+
+
 def _run_stages(ctx: Context, until: str, started: float) -> dict:
     cfg, out_dir, L = ctx.cfg, ctx.out_dir, ctx.depth
     clock = {"prepare": round(time.perf_counter() - started, 2)}
@@ -104,7 +85,7 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
         state.pairs = run_stage2(ctx, state.stage1)
         tree = tree_from_pairs(ctx.tasks, L, state.pairs)
         if cfg.search.budget_params is not None:
-            tree, notes = fit_budget(tree, cfg.search.budget_params, lambda s: tree_params(ctx, s),
+            tree, notes = fit_budget(tree, cfg.search.budget_params, lambda s: ctx.cost(s)[0],
                                      state.pairs)
             state.notes += notes
         state.tree = tree
@@ -159,7 +140,7 @@ def keep_deployment_figures(previous: Path, results: dict) -> None:
 def write_report_safely(out_dir: Path) -> None:
     """The report is a view of results.json: if drawing it fails, the results still stand."""
     try:
-        from ..report import write_report
+        from .report import write_report
 
         write_report(out_dir)
     except Exception as e:  # noqa: BLE001 - a plotting failure must not lose a finished run
