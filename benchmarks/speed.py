@@ -143,7 +143,8 @@ def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
 
     from hmtl.data.dataset import load_dataset
     from hmtl.models import TreeSpec
-    from hmtl.training.job import TrainJob, train_job
+    from hmtl.training.job import TrainJob
+    from hmtl.training.plain import train_job
     from hmtl.training.packed import train_packed
 
     data = load_dataset(data_dir)
@@ -168,14 +169,14 @@ def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
         records = [r for r, _ in train_packed(jobs, data, cuda_graphs=graphs)]
         timing[name] = (time.perf_counter() - start) / k
         if graphs:
-            timing["cuda_graphs"] = records[0]["cuda_graphs"]
+            timing["cuda_graphs"] = records[0].cuda_graphs
     return timing
 
 
 def graphs_apply(cfg) -> bool:
     """Whether packed training replays CUDA graphs here (then the micro benchmark also times
     it without them)."""
-    from hmtl.training.job import resolve_device
+    from hmtl.training.device import resolve_device
 
     return resolve_device(cfg.train.device).type == "cuda"
 

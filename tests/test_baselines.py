@@ -86,7 +86,7 @@ def test_imp_job_saves_plain_weights_with_zeros_and_counts_them(prepared):
         assert torch.all(state[name][~m] == 0) and torch.all(state[name][m] != 0)
     model.load_state_dict(state)
     nonzero = sum(int((p != 0).sum()) for p in model.parameters())
-    assert record["nonzero_params"] == nonzero == record["params"] - sum(int((~m).sum())
+    assert record.nonzero_params == nonzero == record.params - sum(int((~m).sum())
                                                                         for m in masks.values())
     # the identity holds the masks: other masks, another job
     other = ImpJob(spec, 0, cfg.model, cfg.train, (("vowel", 1.0),), data.key, round=1,
@@ -99,7 +99,7 @@ def test_rewind_point_is_its_own_job_and_changes_the_rounds_identity(prepared):
     spec = TreeSpec.single("vowel", 2)
     base = (spec, 0, cfg.model, cfg.train, (("vowel", 1.0),), data.key)
     record, state = RewindJob(*base, epoch=1).execute(data)
-    assert record["epochs"] == 1
+    assert record.epochs == 1
     model = build_model(spec, cfg.model, {"vowel": data.num_classes("vowel")}, data.x.shape[1],
                         data.frames)
     masks = tuple(full_masks(model).items())

@@ -13,7 +13,7 @@ from hmtl.models import TreeSpec
 from hmtl.testing import tiny_config
 from hmtl.training.graphs import GraphedStep
 from hmtl.training.job import TrainJob
-from hmtl.training.loop import TensorLR, make_optimizer, make_schedule
+from hmtl.training.optim import TensorLR, make_optimizer, make_schedule
 from hmtl.training.packed import train_packed
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -84,9 +84,9 @@ def test_graphed_packed_training_gives_the_eager_models(corpus, tmp_path):
     eager = train_packed(jobs, data, cuda_graphs=False)
     graphed = train_packed(jobs, data, cuda_graphs=True)
     for (rec_e, state_e), (rec_g, state_g) in zip(eager, graphed):
-        assert rec_g["cuda_graphs"] and not rec_e["cuda_graphs"]
-        for task in rec_e["tasks"]:
-            assert abs(rec_g["val"][task]["accuracy"] - rec_e["val"][task]["accuracy"]) <= 0.05
+        assert rec_g.cuda_graphs and not rec_e.cuda_graphs
+        for task in rec_e.tasks:
+            assert abs(rec_g.val[task]["accuracy"] - rec_e.val[task]["accuracy"]) <= 0.05
         diff = max((state_g[k].float() - state_e[k].float()).abs().max().item() for k in state_e)
         assert diff < 1e-2
 

@@ -12,7 +12,9 @@ from hmtl.executors import make_executor
 from hmtl.models import TreeSpec
 from hmtl.pipeline import run_pipeline
 from hmtl.testing import tiny_config
-from hmtl.training.job import TrainJob, resolve_device, train_job
+from hmtl.training.device import resolve_device
+from hmtl.training.job import TrainJob
+from hmtl.training.plain import train_job
 from hmtl.training.packed import shape_key, train_packed
 
 TASKS = ("vowel", "pitch", "rhythm")
@@ -61,11 +63,11 @@ def test_packed_training_matches_unpacked(corpus, tmp_path, backbone, jitter):
         rec_u, state_u = train_job(job, data)
         assert set(state_p) == set(state_u)
         for task in job.spec.tasks:
-            assert abs(rec_p["val"][task]["accuracy"] - rec_u["val"][task]["accuracy"]) <= 0.05
+            assert abs(rec_p.val[task]["accuracy"] - rec_u.val[task]["accuracy"]) <= 0.05
         # same initialisation and batches: the weights end up (nearly) the same
         diff = max((state_p[k].float() - state_u[k].float()).abs().max().item() for k in state_u)
         assert diff < 1e-2
-        assert rec_p["params"] == rec_u["params"] and rec_p["packed"] == 4
+        assert rec_p.params == rec_u.params and rec_p.packed == 4
 
 
 def test_single_task_models_of_different_class_counts_pack(prepared):
@@ -76,7 +78,7 @@ def test_single_task_models_of_different_class_counts_pack(prepared):
     for job, (record, state) in zip(jobs, train_packed(jobs, data)):
         t = job.spec.tasks[0]
         assert state[f"heads.{t}.weight"].shape[0] == data.num_classes(t)
-        assert 0 <= record["val"][t]["accuracy"] <= 1
+        assert 0 <= record.val[t]["accuracy"] <= 1
 
 
 def test_packed_executor_in_the_pipeline(corpus, tmp_path):
@@ -98,3 +100,27 @@ def test_device_selection_falls_back_to_cpu():
 def test_bad_executor_spec(spec):
     with pytest.raises(HmtlError, match="expected serial, local:N"):
         make_executor(spec)
+
+
+def test_packed_training_matches_unpacked_for_every_task_type(corpus, tmp_path):
+    # one task of each type: packing uses the task types' own losses and metrics
+    tasks = [{"name": "vowel"},
+             {"name": "f0", "type": "regression", "tolerance": 5.0},
+             {"name": "voice", "type": "verification", "column": "pitch", "embedding_dim": 8,
+              "trials": 200}]
+    cfg = tiny_config(corpus, tasks=tasks, overrides=["train.epochs=3"])
+    data = prepare_dataset(cfg, tmp_path / "data")
+    names = ("vowel", "f0", "voice")
+    jobs = [TrainJob(TreeSpec.flat(names, 2), seed, cfg.model, cfg.train,
+                     tuple((t, 1.0) for t in names), data.key) for seed in (0, 1)]
+    assert len({shape_key(j, data) for j in jobs}) == 1
+    torch.set_num_threads(1)
+    for job, (rec_p, state_p) in zip(jobs, train_packed(jobs, data)):
+        rec_u, state_u = train_job(job, data)
+        assert set(state_p) == set(state_u) and rec_p.packed == 2
+        assert abs(rec_p.val["vowel"]["accuracy"] - rec_u.val["vowel"]["accuracy"]) <= 0.05
+        assert rec_p.val["f0"]["mae"] == pytest.approx(rec_u.val["f0"]["mae"], rel=0.05)
+        assert abs(rec_p.val["voice"]["eer"] - rec_u.val["voice"]["eer"]) <= 0.05
+        assert rec_p.best_epoch == rec_u.best_epoch
+        diff = max((state_p[k].float() - state_u[k].float()).abs().max().item() for k in state_u)
+        assert diff < 1e-2

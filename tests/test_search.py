@@ -9,6 +9,7 @@ import pytest
 
 from hmtl.config import load_config
 from hmtl.models import TreeSpec
+from hmtl.records import TrainRecord
 from hmtl.search.context import Context
 from hmtl.search.stage1 import Stage1
 from hmtl.search.stage2 import DepthOutcome, PairOutcome, run_stage2
@@ -24,28 +25,33 @@ class TableExecutor:
         self.table = table
         self.jobs = []
 
-    def run(self, jobs, store, data, desc="", on_record=None):
+    def run(self, jobs, folder, desc="", on_record=None):
         out = []
         for job in jobs:
             self.jobs.append(job)
             a, b = job.spec.tasks
             k = job.spec.shared_depth(a, b)
             acc = self.table[(a, b)][k]
-            out.append({"tasks": [a, b], "seconds": 1.0,
-                        "val": {a: {"accuracy": acc[0]}, b: {"accuracy": acc[1]}}})
+            out.append(record([a, b], {a: {"accuracy": acc[0]}, b: {"accuracy": acc[1]}}))
         return out
+
+
+def record(tasks, val):
+    """A made-up training: only its tasks and validation metrics matter here."""
+    return TrainRecord(key="", tag="", tasks=tasks, tree=[], seed=0, params=0, macs=0, val=val,
+                       test=val, best_epoch=1, epochs=1, seconds=1.0, device="cpu")
 
 
 def context(executor, **search):
     cfg = load_config(raw={"data": {"tasks": TASKS}, "model": {"blocks": 3},
                            "search": {"seeds": 1, "tolerance": 0.01, **search}})
-    return Context(cfg, SimpleNamespace(key="k"), None, executor, None, verbose=False)
+    return Context(cfg, SimpleNamespace(key="k"), None, executor, verbose=False)
 
 
 def stage1(acc=0.9, spread=0.0):
     """Two seeds whose sample standard deviation is `spread`."""
     h = spread / 2 ** 0.5
-    return Stage1({t: [{"val": {t: {"accuracy": acc - h}}}, {"val": {t: {"accuracy": acc + h}}}]
+    return Stage1({t: [record([t], {t: {"accuracy": acc - h}}), record([t], {t: {"accuracy": acc + h}})]
                    for t in TASKS})
 
 

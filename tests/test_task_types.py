@@ -10,6 +10,7 @@ import torch
 from hmtl.config import load_config
 from hmtl.data.dataset import build_trials, prepare_dataset
 from hmtl.errors import HmtlError
+from hmtl.records import MethodResult
 from hmtl.results import compare
 from hmtl.pipeline import run_pipeline
 from hmtl.tasks import Regression, equal_error_rate
@@ -52,7 +53,7 @@ def test_drops_have_the_sign_of_worse_for_every_direction():
                        "r": {"mae": 5.0, "primary": "mae"}}, "params": 100}
     new = {"metrics": {"a": {"accuracy": 0.8}, "v": {"eer": 0.2}, "r": {"mae": 4.0}},
            "params": 50}
-    c = compare(new, ref, ["a", "v", "r"])
+    c = compare(MethodResult.from_json(new), MethodResult.from_json(ref), ["a", "v", "r"])
     assert c["drops"] == pytest.approx({"a": 0.1, "v": 0.1, "r": -1.0})
     assert c["mean_drop"] == pytest.approx(0.1)          # fractions only; MAE is in its own unit
     assert c["delta_m"] == pytest.approx(100 * (-0.1 / 0.9 - 1.0 + 0.2) / 3)

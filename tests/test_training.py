@@ -5,7 +5,9 @@ import torch
 from hmtl.data.dataset import prepare_dataset
 from hmtl.models import TreeSpec
 from hmtl.testing import tiny_config
-from hmtl.training.job import RunStore, TrainJob, train_job
+from hmtl.training.job import TrainJob
+from hmtl.training.plain import train_job
+from hmtl.training.store import RunStore
 from hmtl.metrics import accuracy, drop, macro_f1
 from hmtl.training.multitask import MultiTaskLoss
 
@@ -43,8 +45,8 @@ def test_loss_ignores_unlabelled_clips():
 def test_training_learns_well_above_chance(prepared):
     cfg, data = prepared
     record, state = train_job(job(cfg, data, TreeSpec.single("vowel", 2), epochs=8), data)
-    assert record["val"]["vowel"]["accuracy"] > 0.6        # 6 classes: chance is 0.17
-    assert record["params"] == sum(v.numel() for k, v in state.items()
+    assert record.val["vowel"]["accuracy"] > 0.6        # 6 classes: chance is 0.17
+    assert record.params == sum(v.numel() for k, v in state.items()
                                    if not k.startswith("norm.") and "running" not in k
                                    and "num_batches" not in k)
 
@@ -55,7 +57,7 @@ def test_training_is_deterministic_for_a_seed(prepared):
     a, sa = train_job(job(cfg, data, spec, seed=3, epochs=3), data)
     b, sb = train_job(job(cfg, data, spec, seed=3, epochs=3), data)
     _, sc = train_job(job(cfg, data, spec, seed=4, epochs=3), data)
-    assert a["val"] == b["val"] and a["test"] == b["test"]
+    assert a.val == b.val and a.test == b.test
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)     # another seed, other weights
 
@@ -66,7 +68,7 @@ def test_partial_labels_train(prepared, tmp_path):
     y[::2, 1] = -1                      # half the clips lose their pitch label
     partial = type(data)(**{**data.__dict__, "y": y})
     record, _ = train_job(job(cfg, partial, TreeSpec.flat(("vowel", "pitch"), 2), epochs=2), partial)
-    assert record["val"]["pitch"]["n"] < record["val"]["vowel"]["n"]
+    assert record.val["pitch"]["n"] < record.val["vowel"]["n"]
 
 
 def test_finished_job_is_never_trained_again(prepared, tmp_path, monkeypatch):

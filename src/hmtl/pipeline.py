@@ -15,7 +15,7 @@ from . import baselines  # noqa: F401  (the baselines register their methods)
 from .config import RunConfig, dump_config
 from .data.dataset import prepare_dataset
 from .errors import HmtlError
-from .executors import make_executor
+from .executors import RunHandle, make_executor
 from .models import TreeSpec
 from .results import build_results, write_results
 from .search.context import Context
@@ -24,9 +24,7 @@ from .search.methods import METHODS, SearchState
 from .search.stage1 import run_stage1
 from .search.stage2 import run_stage2
 from .search.stage3 import fit_budget, tree_from_pairs
-from .training.job import RunStore
 from .utils.io import atomic_write_text
-from .utils.lock import RunLock
 from .utils.progress import say
 
 STAGES = ("stage1", "stage2", "final", "all")
@@ -38,25 +36,26 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
     whose data cannot be prepared (bad manifest, bad audio) is removed again, so that nothing
     that looks like a run is left behind; a second process on the same folder is refused."""
     check_methods(cfg)
-    out_dir = Path(out_dir)
-    fresh = not out_dir.exists() or not any(out_dir.iterdir())
+    folder = RunHandle(Path(out_dir))
+    fresh = not folder.root.exists() or not any(folder.root.iterdir())
     runner = make_executor(executor, threads)
     started = time.perf_counter()
     failed = False
     try:
-        with RunLock(out_dir):
+        with folder.lock():
             try:
-                data = prepare_dataset(cfg, out_dir / "data")
+                data = prepare_dataset(cfg, folder.data_dir)
             except BaseException:
                 failed = fresh
                 raise
-            atomic_write_text(out_dir / "config.yaml", dump_config(cfg))
-            ctx = Context(cfg, data, RunStore(out_dir / "runs"), runner, out_dir, verbose)
+            folder.adopt(data)
+            atomic_write_text(folder.root / "config.yaml", dump_config(cfg))
+            ctx = Context(cfg, data, folder, runner, verbose)
             return _run_stages(ctx, until, started)
     finally:
         runner.close()
         if failed:
-            shutil.rmtree(out_dir, ignore_errors=True)
+            shutil.rmtree(folder.root, ignore_errors=True)
 
 
 def check_methods(cfg: RunConfig) -> None:
@@ -104,7 +103,7 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
             continue
         if until in ("stage1", "stage2") and name != "independent":
             continue
-        methods[name] = METHODS[name](ctx, state)
+        methods[name] = METHODS[name].run(ctx, state)
     lap("methods", t)
     results = build_results(
         ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
@@ -156,8 +155,8 @@ def search_cost(ctx: Context, state: SearchState) -> dict:
     return {"trainings": len(stage1) + seeds * sum(o.trained for o in depths),
             "skipped": seeds * sum(not o.trained for o in depths),
             "prescreened": seeds * sum(o.prescreened for o in depths),
-            "seconds": round(sum(r["seconds"] for r in stage1) + sum(o.seconds for o in depths), 1),
-            "device": stage1[0]["device"], "sweep": ctx.cfg.search.sweep,
+            "seconds": round(sum(r.seconds for r in stage1) + sum(o.seconds for o in depths), 1),
+            "device": stage1[0].device, "sweep": ctx.cfg.search.sweep,
             "warm_start": ctx.cfg.search.warm_start,
             "early_exit": ctx.cfg.search.sweep != "exhaustive",
             "prescreen": ctx.cfg.search.prescreen}

@@ -6,22 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from .metrics import COUNTS, metric_spec, primary_metric, primary_value
+from .records import MethodResult, TrainRecord
 from .utils.io import atomic_write_json, atomic_write_text
 from .utils.stats import mean_std
 
 SCHEMA = 1
 
 
-def aggregate(records: list[dict], tasks: list[str]) -> dict:
+def aggregate(records: list[TrainRecord], tasks: list[str]) -> dict:
     """Per task, every metric of its type and its std over seeds, on the test split:
     {accuracy, accuracy_std, macro_f1, macro_f1_std} for classification, {mae, pearson_r} for
     regression, {eer} for verification; "primary" names the metric drops use."""
     out = {}
     for t in tasks:
-        first = records[0]["test"][t]
+        first = records[0].test[t]
         entry = {}
         for m in (k for k in first if k not in COUNTS and k != "primary"):
-            entry[m], entry[f"{m}_std"] = mean_std([r["test"][t][m] for r in records])
+            entry[m], entry[f"{m}_std"] = mean_std([r.test[t][m] for r in records])
         entry["primary"] = primary_metric(first)
         out[t] = entry
     return out
@@ -31,64 +32,77 @@ def _primaries(entry_metrics: dict, tasks: list[str]) -> dict:
     return {t: primary_metric(entry_metrics[t]) for t in tasks}
 
 
-def tree_method(records: list[dict], tasks: list[str]) -> dict:
-    """A method made of one tree-shaped model trained with several seeds."""
-    first = records[0]
-    metrics = aggregate(records, tasks)
-    return {"params": first["params"], "nonzero_params": first["params"], "macs": first["macs"],
-            "metrics": metrics, "primary": method_primary(metrics, tasks), "tree": first["tree"],
-            "per_seed": [{t: primary_value(r["test"][t]) for t in tasks} for r in records]}
-
-
 def method_primary(metrics: dict, tasks: list[str]):
     """"accuracy" when every task is a classification (as before task types), else per task."""
     p = _primaries(metrics, tasks)
     return "accuracy" if set(p.values()) == {"accuracy"} else p
 
 
-def independent_method(stage1_records: dict[str, list[dict]], tasks: list[str], tree: list) -> dict:
+def per_seed(records: list[TrainRecord], tasks: list[str]) -> list[dict[str, float]]:
+    """Each record's primary test value per task, in record order."""
+    return [{t: primary_value(r.test[t]) for t in tasks} for r in records]
+
+
+def pooled_method(records: list[TrainRecord], tasks: list[str], params: int, macs: int,
+                  tree: list | None = None, **details) -> MethodResult:
+    """A method whose metrics pool the given trainings (seeds, or draws × seeds)."""
+    metrics = aggregate(records, tasks)
+    return MethodResult(params=params, nonzero_params=params, macs=macs, metrics=metrics,
+                        primary=method_primary(metrics, tasks), per_seed=per_seed(records, tasks),
+                        tree=tree, details=details)
+
+
+def tree_method(records: list[TrainRecord], tasks: list[str]) -> MethodResult:
+    """A method made of one tree-shaped model trained with several seeds."""
+    first = records[0]
+    return pooled_method(records, tasks, first.params, first.macs, first.tree)
+
+
+def independent_method(stage1_records: dict[str, list[TrainRecord]], tasks: list[str],
+                       tree: list) -> MethodResult:
     """The set of isolated models: sizes add up, each task's metrics come from its own model."""
-    params = sum(recs[0]["params"] for recs in stage1_records.values())
-    macs = sum(recs[0]["macs"] for recs in stage1_records.values())
+    params = sum(recs[0].params for recs in stage1_records.values())
+    macs = sum(recs[0].macs for recs in stage1_records.values())
     metrics = {}
     for t in tasks:
         metrics.update(aggregate(stage1_records[t], [t]))
     n = len(next(iter(stage1_records.values())))
-    per_seed = [{t: primary_value(stage1_records[t][i]["test"][t]) for t in tasks} for i in range(n)]
-    return {"params": params, "nonzero_params": params, "macs": macs, "metrics": metrics,
-            "primary": method_primary(metrics, tasks), "tree": tree, "per_seed": per_seed}
+    seeds = [{t: primary_value(stage1_records[t][i].test[t]) for t in tasks} for i in range(n)]
+    return MethodResult(params=params, nonzero_params=params, macs=macs, metrics=metrics,
+                        primary=method_primary(metrics, tasks), per_seed=seeds, tree=tree)
 
 
-def compare(entry: dict, reference: dict, tasks: list[str]) -> dict:
+def compare(entry: MethodResult, reference: MethodResult, tasks: list[str]) -> dict:
     """Drops of each task's primary metric (positive = worse, whatever its direction; in its own
     unit), their mean/max over the tasks measured in fractions (accuracy, EER; a regression's
     drop is in the label's unit and stays out of the mean), the mean drop's spread over the
     method's seeds, parameter reduction and Δm % (LibMTL's relative change, every task)."""
-    metric = _primaries(reference["metrics"], tasks)
+    metric = _primaries(reference.metrics, tasks)
     sign = {t: 1.0 if metric_spec(metric[t]).higher_is_better else -1.0 for t in tasks}
-    ref = {t: reference["metrics"][t][metric[t]] for t in tasks}
-    drops = {t: sign[t] * (ref[t] - entry["metrics"][t][metric[t]]) for t in tasks}
+    ref = {t: reference.metrics[t][metric[t]] for t in tasks}
+    drops = {t: sign[t] * (ref[t] - entry.metrics[t][metric[t]]) for t in tasks}
     pooled = [t for t in tasks if metric_spec(metric[t]).fraction] or list(tasks)
     per_seed = [sum(sign[t] * (ref[t] - s[t]) for t in pooled) / len(pooled)
-                for s in entry.get("per_seed", [])]
+                for s in entry.per_seed]
     _, spread = mean_std(per_seed) if per_seed else (0.0, 0.0)
-    delta_m = 100.0 * sum(-sign[t] * (ref[t] - entry["metrics"][t][metric[t]]) / abs(ref[t])
+    delta_m = 100.0 * sum(-sign[t] * (ref[t] - entry.metrics[t][metric[t]]) / abs(ref[t])
                           for t in tasks if ref[t] != 0) / len(tasks)
     return {"drops": drops, "metric": metric,
             "mean_drop": sum(drops[t] for t in pooled) / len(pooled),
             "mean_drop_std": spread, "max_drop": max(drops[t] for t in pooled),
             # pruned methods count their non-zero weights (dense methods: the same number)
-            "param_reduction": 1.0 - entry.get("nonzero_params", entry["params"])
-            / reference.get("nonzero_params", reference["params"]),
+            "param_reduction": 1.0 - entry.nonzero_params / reference.nonzero_params,
             "delta_m": delta_m}
 
 
-def build_results(tasks: list[str], seeds: list[int], methods: dict[str, dict],
+def build_results(tasks: list[str], seeds: list[int], methods: dict[str, MethodResult],
                   compatibility: list[dict], search: dict, extra: dict | None = None) -> dict:
+    """results.json's content; every method compared with the independent models."""
     if "independent" in methods:
-        for name, entry in methods.items():
-            entry["vs_independent"] = compare(entry, methods["independent"], tasks)
-    payload = {"schema": SCHEMA, "tasks": tasks, "seeds": seeds, "methods": methods,
+        for entry in methods.values():
+            entry.vs_independent = compare(entry, methods["independent"], tasks)
+    payload = {"schema": SCHEMA, "tasks": tasks, "seeds": seeds,
+               "methods": {name: entry.to_json() for name, entry in methods.items()},
                "compatibility": compatibility, "search": search}
     payload.update(extra or {})
     return payload

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..models import TreeSpec
+from ..records import MethodResult
 from ..results import tree_method
 from ..search.affinity import REPRESENTATION, rsa_clips, task_affinity
 from ..search.context import Context
@@ -156,7 +157,7 @@ def search_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads: int
 
 
 @register_method("branched")
-def branched(ctx: Context, state: SearchState) -> dict:
+def branched(ctx: Context, state: SearchState) -> MethodResult:
     begin = time.perf_counter()
     affinity = task_affinity(ctx)
     blocks, heads = block_and_head_params(ctx)
@@ -165,7 +166,7 @@ def branched(ctx: Context, state: SearchState) -> dict:
     seconds = time.perf_counter() - begin
     records = ctx.run(ctx.jobs(spec, "branched"), desc="branched")
     entry = tree_method(records, ctx.tasks)
-    entry["search"] = {"trainings": 0, "seconds": round(seconds, 3), "clips": len(rsa_clips(ctx)),
+    entry.details["search"] = {"trainings": 0, "seconds": round(seconds, 3), "clips": len(rsa_clips(ctx)),
                        "representation": REPRESENTATION, "budget": budget, "tree_search": how,
                        "dissimilarity": round(cost, 6), "affinity": np.round(affinity, 4).tolist()}
     return entry

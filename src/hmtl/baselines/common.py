@@ -18,7 +18,7 @@ def target_params(ctx: Context, state) -> int:
     if not state.final_records:
         raise HmtlError("baselines need the hierarchical model's size: train the final tree "
                         "or set baselines.target_params")
-    return int(state.final_records[0]["params"])
+    return int(state.final_records[0].params)
 
 
 def block_and_head_params(ctx: Context) -> tuple[list[int], int]:

@@ -11,6 +11,7 @@ import dataclasses
 
 from ..config import ModelConfig
 from ..models import TreeSpec
+from ..records import MethodResult
 from ..results import tree_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
@@ -37,7 +38,7 @@ def match_widths(params_of, model: ModelConfig, target: int) -> tuple[ModelConfi
 
 
 @register_method("flat_matched")
-def flat_matched(ctx: Context, state: SearchState) -> dict:
+def flat_matched(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     spec = TreeSpec.flat(ctx.tasks, ctx.depth)
     model, factor = match_widths(lambda m: ctx.cost(spec, m)[0], ctx.cfg.model,
@@ -45,6 +46,7 @@ def flat_matched(ctx: Context, state: SearchState) -> dict:
     jobs = [dataclasses.replace(ctx.job(spec, s, "flat_matched"), model=model) for s in ctx.seeds]
     entry = tree_method(ctx.run(jobs, desc="flat, matched size"), ctx.tasks)
     # not "tree": the report rebuilds per-depth sizes from the run's widths, not these
-    entry["shape"] = entry.pop("tree")
-    entry.update({"widths": model.block_widths, "scale": round(factor, 4), "target_params": target})
+    entry.details.update({"shape": entry.tree, "widths": model.block_widths,
+                          "scale": round(factor, 4), "target_params": target})
+    entry.tree = None
     return entry

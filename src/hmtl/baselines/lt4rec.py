@@ -25,6 +25,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -37,8 +38,11 @@ from ..results import tree_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
 from ..training.batches import train_batches
-from ..training.job import TrainJob, autocast, on_device, resolve_device, seed_everything
-from ..training.loop import make_optimizer, make_schedule
+from ..records import MethodResult, TrainRecord
+from ..training.device import autocast, on_device, resolve_device, seed_everything
+from ..training.fit import fit
+from ..training.job import TrainJob
+from ..training.optim import make_optimizer, make_schedule
 from ..training.multitask import TaskSet
 from .common import target_params
 from .masks import (Masks, alive_count, apply_masks, apply_task_masks, originals, plain_state,
@@ -127,13 +131,48 @@ class _TaskView(nn.Module):
             return {self.task: self.model(x)[self.task].float()}
 
 
-def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, dict]:
+class SparseTrainee:
+    """Sparse sharing as a trainee of `fit`: in an epoch the tasks take turns, a batch each,
+    until every task's clips are through; validation is each task through its own mask."""
+
+    size = 1
+
+    def __init__(self, ss: SparseSharing, batches: Callable[[str], Iterable], clips: dict[str, int],
+                 evaluate: Callable[[str], dict], score: Callable[[dict], float]):
+        self.ss, self.batches, self.clips, self.evaluate, self.score = \
+            ss, batches, clips, evaluate, score
+
+    def train_epoch(self, epoch: int) -> list[float]:
+        self.ss.model.train()
+        batches = {t: iter(self.batches(t)) for t in self.ss.tasks}
+        active = [t for t in self.ss.tasks if self.clips[t]]
+        total, count = 0.0, 0
+        while active:                                 # tasks in turn until all are through
+            for t in list(active):
+                batch = next(batches[t], None)
+                if batch is None:
+                    active.remove(t)
+                    continue
+                total, count = total + self.ss.step(t, *batch), count + 1
+        return [float(total) / max(1, count)]
+
+    def validate(self) -> list[float]:
+        self.ss.model.eval()
+        return [self.score(self.evaluate("val"))]
+
+    def snapshot(self, member: int) -> dict:
+        return copy.deepcopy(self.ss.model.state_dict())
+
+    def restore(self, member: int, state: dict) -> None:
+        self.ss.model.load_state_dict(state)
+
+
+def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[TrainRecord, dict]:
     device = resolve_device(job.train.device)
     tasks = list(job.spec.tasks)
     col = {t: data.tasks.index(t) for t in tasks}
     x, y_all, v_all = on_device(data, device)
     train = data.indices("train").to(device)
-    val_idx, test_idx = data.indices("val").to(device), data.indices("test").to(device)
     rows = {t: train[y_all[train, col[t]] >= 0] for t in tasks}
     weights = dict(job.weights)
     one = {t: TaskSet(data, [t], {t: weights.get(t, 1.0)}) for t in tasks}   # each task alone
@@ -154,46 +193,26 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[dict, 
     generator = torch.Generator(device=device)
     generator.manual_seed(job.seed + 1)
 
-    def scores(index, split: str) -> dict:
+    def evaluate(split: str) -> dict:
+        index = data.indices(split).to(device)
         return {t: one[t].evaluate(ss.view(t), x, ys[t], vs[t], index, data.frames, split)[t]
                 for t in tasks}
 
-    best_score, best_epoch, best_state, epoch = -math.inf, 0, None, 0
+    def score(val: dict) -> float:
+        return sum(one[t].score({t: val[t]}) for t in tasks) / len(tasks)
+
     begin = time.perf_counter()
-    for epoch in range(1, job.train.epochs + 1):
-        model.train()
-        batches = {t: iter(train_batches(x, ys[t], rows[t], bs, data.frames, generator, vs[t]))
-                   for t in tasks}
-        active = [t for t in tasks if len(rows[t])]
-        while active:                                 # tasks in turn until all are through
-            for t in list(active):
-                batch = next(batches[t], None)
-                if batch is None:
-                    active.remove(t)
-                    continue
-                ss.step(t, *batch)
-        model.eval()
-        val = scores(val_idx, "val")
-        score = sum(one[t].score({t: val[t]}) for t in tasks) / len(tasks)
-        if score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= job.train.patience:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    trainee = SparseTrainee(ss, lambda t: train_batches(x, ys[t], rows[t], bs, data.frames,
+                                                        generator, vs[t]),
+                            {t: len(r) for t, r in rows.items()}, evaluate, score)
+    [result] = fit(trainee, job.train)
     model.eval()
     seconds = time.perf_counter() - begin
-    params, macs = model.cost()
+    params, _ = cost = model.cost()
     kept, covered = union_size(masks)
-    record = {
-        "key": job.key, "tag": job.tag, "tasks": tasks, "tree": job.spec.to_json(),
-        "seed": job.seed, "params": params, "nonzero_params": params - covered + kept,
-        "macs": macs, "val": scores(val_idx, "val"), "test": scores(test_idx, "test"),
-        "best_epoch": best_epoch, "epochs": epoch, "seconds": round(seconds, 3),
-        "device": str(device),
-        "masks": {t: alive_count(m) for t, m in masks.items()}, "union": kept,
-    }
+    record = job.record(cost, evaluate("val"), evaluate("test"), result, seconds, str(device),
+                        nonzero_params=params - covered + kept,
+                        extra={"masks": {t: alive_count(m) for t, m in masks.items()}, "union": kept})
     return record, ss.union_state()
 
 
@@ -209,7 +228,7 @@ class SparseSharingJob(TrainJob):
         return {**super().identity(),
                 "sparse_sharing": {"masks": {t: tensors_hash(m) for t, m in self.masks}}}
 
-    def execute(self, data: Dataset) -> tuple[dict, dict]:
+    def execute(self, data: Dataset) -> tuple[TrainRecord, dict]:
         return train_sparse_sharing(self, data)
 
 
@@ -249,7 +268,7 @@ def _least_pruning(imp: Imp, current: dict, masks: dict, seed: int, fits, full: 
 
 
 @register_method("lt4rec")
-def lt4rec(ctx: Context, state: SearchState) -> dict:
+def lt4rec(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     imp = Imp(ctx, "lt4rec")
     flat = TreeSpec.flat(ctx.tasks, ctx.depth)
@@ -302,12 +321,12 @@ def lt4rec(ctx: Context, state: SearchState) -> dict:
                 "tasks": {t: sparsity_report(m, imp.params[t]) for t, m in by_task.items()},
                 "union": union_size(by_task)[0], "nonzero_params": size(by_task)})
     entry = tree_method(records, ctx.tasks)
-    entry["nonzero_params"] = max(r["nonzero_params"] for r in records)
-    entry["pruning"] = {
+    entry.nonzero_params = max(r.nonzero for r in records)
+    entry.details["pruning"] = {
         "target_params": target, "rounds": [rounds[s] for s in seeds], "rate": imp.rate,
         "rewind_epoch": imp.rewind_epoch, "prune_heads": imp.heads,
-        "masks": [r["masks"] for r in records], "union": [r["union"] for r in records],
-        "nonzero_per_seed": [r["nonzero_params"] for r in records],
+        "masks": [r.extra["masks"] for r in records], "union": [r.extra["union"] for r in records],
+        "nonzero_per_seed": [r.nonzero for r in records],
         "trainings": imp.trainings + len(jobs),
         "note": ("the dense flat network already fits the target: complete masks"
                  if not any(rounds.values()) else ""),

@@ -13,6 +13,7 @@ of the final pruned models, and their test metrics over seeds."""
 from __future__ import annotations
 
 from ..models import TreeSpec
+from ..records import MethodResult
 from ..results import independent_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
@@ -26,7 +27,7 @@ def lth_schedule(imp: Imp, target: int) -> list[dict[str, int]]:
 
 
 @register_method("lth")
-def lth(ctx: Context, state: SearchState) -> dict:
+def lth(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     imp = Imp(ctx, "lth")
     schedule = lth_schedule(imp, target)
@@ -40,9 +41,8 @@ def lth(ctx: Context, state: SearchState) -> dict:
 
     by_task = {t: [current[(t, s)][1] for s in ctx.seeds] for t in ctx.tasks}
     entry = independent_method(by_task, ctx.tasks, TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
-    entry["nonzero_params"] = sum(by_task[t][0].get("nonzero_params", by_task[t][0]["params"])
-                                  for t in ctx.tasks)
-    entry["pruning"] = {
+    entry.nonzero_params = sum(by_task[t][0].nonzero for t in ctx.tasks)
+    entry.details["pruning"] = {
         "target_params": target, "rounds": len(schedule), "rate": imp.rate,
         "rewind_epoch": imp.rewind_epoch, "prune_heads": imp.heads,
         "kept": {t: (schedule[-1][t] if schedule else imp.prunable[t]) for t in ctx.tasks},

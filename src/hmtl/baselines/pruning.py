@@ -19,9 +19,11 @@ import torch
 from ..data.dataset import Dataset
 from ..errors import HmtlError
 from ..models import TreeSpec
+from ..records import TrainRecord
 from ..search.context import Context
-from ..training.job import TrainJob, train_job
-from ..training.loop import StopTraining
+from ..training.fit import StopTraining
+from ..training.job import TrainJob
+from ..training.plain import train_job
 from .masks import (Masks, alive_count, apply_masks, full_masks, plain_state, prunable_names,
                     save_masks, sparsity_report, tensors_hash)
 
@@ -93,7 +95,7 @@ def imp_schedule(prunable: dict[str, int], fixed: int, target: int,
 # ----------------------------------------------------------------------------- training with masks
 
 def train_masked(job: TrainJob, data: Dataset, masks: Masks, start: dict | None = None,
-                 stop_after: int | None = None) -> tuple[dict, dict]:
+                 stop_after: int | None = None) -> tuple[TrainRecord, dict]:
     """train_job with masks: the seed's model, optionally loaded with `start` weights, masked,
     trained with the run's recipe. With `stop_after`, training stops after that epoch and the
     weights of that moment are the result (a rewind point)."""
@@ -109,8 +111,9 @@ def train_masked(job: TrainJob, data: Dataset, masks: Masks, start: dict | None 
 
     record, _, model = train_job(job, data, on_epoch=on_epoch if stop_after else None, init=init,
                                  return_model=True)
-    report = sparsity_report(masks, record["params"])
-    record.update(nonzero_params=report["nonzero_params"], sparsity=report["total"])
+    report = sparsity_report(masks, record.params)
+    record.nonzero_params = report["nonzero_params"]
+    record.extra["sparsity"] = report["total"]
     return record, plain_state(model)
 
 
@@ -125,7 +128,7 @@ class RewindJob(TrainJob):
     def identity(self) -> dict:
         return {**super().identity(), "rewind": {"epoch": self.epoch}}
 
-    def execute(self, data: Dataset) -> tuple[dict, dict]:
+    def execute(self, data: Dataset) -> tuple[TrainRecord, dict]:
         return train_masked(self, data, {}, None, stop_after=self.epoch)
 
 
@@ -146,7 +149,7 @@ class ImpJob(TrainJob):
                         "mask": tensors_hash(self.masks),
                         "start": tensors_hash(self.start) if self.start else "init"}}
 
-    def execute(self, data: Dataset) -> tuple[dict, dict]:
+    def execute(self, data: Dataset) -> tuple[TrainRecord, dict]:
         return train_masked(self, data, dict(self.masks), dict(self.start) or None)
 
 

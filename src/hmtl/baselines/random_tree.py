@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 
 from ..models import TreeSpec
-from ..results import aggregate, method_primary, primary_value
+from ..records import MethodResult
+from ..results import pooled_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
 from .common import block_and_head_params, counts_params, group_counts, target_params
@@ -75,7 +76,7 @@ def draw_trees(tasks: list[str], blocks: list[int], heads: int, target: int,
 
 
 @register_method("random_tree")
-def random_trees(ctx: Context, state: SearchState) -> dict:
+def random_trees(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     blocks, heads = block_and_head_params(ctx)
     trees = draw_trees(ctx.tasks, blocks, heads, target, ctx.cfg.baselines.random_draws)
@@ -85,11 +86,7 @@ def random_trees(ctx: Context, state: SearchState) -> dict:
         records += recs
         params, macs = ctx.cost(spec)
         draws.append({"tree": spec.to_json(), "params": params, "macs": macs})
-    params = round(sum(d["params"] for d in draws) / len(draws))
-    return {"params": params, "nonzero_params": params,
-            "macs": round(sum(d["macs"] for d in draws) / len(draws)),
-            "metrics": (metrics := aggregate(records, ctx.tasks)),
-            "primary": method_primary(metrics, ctx.tasks),
-            "per_seed": [{t: primary_value(r["test"][t]) for t in ctx.tasks} for r in records],
-            "trees": draws, "target_params": target,
-            "note": "params and MACs: mean over the draws; metrics: over draws × seeds"}
+    return pooled_method(records, ctx.tasks, round(sum(d["params"] for d in draws) / len(draws)),
+                         round(sum(d["macs"] for d in draws) / len(draws)),
+                         trees=draws, target_params=target,
+                         note="params and MACs: mean over the draws; metrics: over draws × seeds")

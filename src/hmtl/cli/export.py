@@ -20,9 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/export)")
     p.add_argument("--method", default="hierarchical",
-                   choices=["hierarchical", "flat", "independent"],
-                   help="which model to export (default: hierarchical, the final tree; "
-                        "independent: all stage-1 models side by side in one graph)")
+                   help="which method's model to export: a method with one dense model per "
+                        "seed (default: hierarchical, the final tree; flat; independent: all "
+                        "stage-1 models side by side in one graph)")
     p.add_argument("--seed", type=int, default=None,
                    help="which seed's training (default: the lowest)")
     p.add_argument("--waveform", action="store_true",

@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("audio", metavar="AUDIO", nargs="+",
                    help="audio files (any format soundfile reads)")
     p.add_argument("--method", default="hierarchical",
-                   choices=["hierarchical", "flat", "independent"],
-                   help="with a run folder: which model (default: hierarchical)")
+                   help="with a run folder: which method's model, as for `hmtl export` "
+                        "(default: hierarchical)")
     p.add_argument("--seed", type=int, default=None,
                    help="with a run folder: which seed's training (default: the lowest)")
     p.add_argument("--enroll", metavar="FILE", default=None,

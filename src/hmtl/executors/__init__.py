@@ -10,38 +10,15 @@ order; where and how they run is the executor's business:
                     this process, on train.device (the GPU's way to run a sweep)
 
 Every job writes its own hashed run folder, so any executor resumes any run, and with the same
-threads per training they all give the same results."""
+threads per training they all give the same results. A new executor is a class registered with
+`register_executor(name, usage)` (see base.py); executors get a RunHandle (handle.py), never the
+run's internals."""
 
 from __future__ import annotations
 
-from ..errors import HmtlError
-from .base import Executor, describe, log_record  # noqa: F401
-
-
-def make_executor(spec: str = "serial", threads: int | None = None) -> Executor:
-    kind, _, arg = spec.partition(":")
-    try:
-        if spec == "serial":
-            from .base import SerialExecutor
-
-            return SerialExecutor(threads)
-        if kind == "local":
-            from .local import LocalPoolExecutor
-
-            return LocalPoolExecutor(int(arg), threads)
-        if kind == "dask-local":
-            from .dask import DaskExecutor
-
-            return DaskExecutor(workers=int(arg), threads=threads)
-        if spec.startswith("dask://") or spec.startswith("tcp://"):
-            from .dask import DaskExecutor
-
-            return DaskExecutor(address=spec.replace("dask://", "tcp://", 1), threads=threads)
-        if kind == "packed":
-            from .packed import PackedExecutor
-
-            return PackedExecutor(int(arg) if arg else 64, threads)
-    except ValueError:
-        pass
-    raise HmtlError(f"executor '{spec}': expected serial, local:N, dask-local:N, dask://HOST:PORT "
-                    f"or packed[:K]")
+# registration order is the order `make_executor`'s error lists them in
+from . import local  # noqa: F401,I001  (each module registers its executor)
+from . import dask  # noqa: F401,I001
+from . import packed  # noqa: F401,I001
+from .base import EXECUTORS, Executor, describe, log_record, make_executor, register_executor  # noqa: F401
+from .handle import RunHandle  # noqa: F401

@@ -1,17 +1,27 @@
-"""The executor interface, the serial reference, and the function every worker runs."""
+"""The executor interface, its registry, the serial reference, and the function every worker
+runs.
+
+An executor gets jobs and a RunHandle, and returns the jobs' records in order. Finished jobs are
+read back without being shipped anywhere. The others are grouped into units (one job each, or
+same-shape jobs trained together as one packed network) and each unit runs through `execute`,
+in this process or a worker's."""
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ..data.dataset import Dataset, load_dataset
-from ..training.job import RunStore, TrainJob
+from ..errors import HmtlError
+from ..records import TrainRecord
+from ..training.job import TrainJob
+from ..training.packed import train_packed
 from ..utils.progress import bar, say
+from .handle import RunHandle
 
-OnRecord = Callable[[TrainJob, dict, bool], None]
+OnRecord = Callable[[TrainJob, TrainRecord, bool], None]
+Unit = list[TrainJob]                 # jobs trained together: one, or a pack of one shape
 
 
 def set_threads(threads: int | None) -> None:
@@ -23,22 +33,30 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-_DATASETS: dict[str, Dataset] = {}
-
-
-def execute(job: TrainJob, run_dir: str, threads: int | None = None) -> tuple[dict, bool]:
-    """Run one job in whatever process this is: load the run's dataset once per process, train
-    unless the job's folder says it is done, and return (record, trained_now)."""
+def execute(unit: Unit, run: RunHandle, threads: int | None = None
+            ) -> list[tuple[TrainRecord, bool]]:
+    """Run one unit in whatever process this is: open the run's dataset (once per process),
+    train what the run folder does not hold yet (a pack as one network), store it, and return
+    each job's (record, trained_now)."""
     set_threads(threads)
-    run_dir = str(run_dir)
-    if run_dir not in _DATASETS:
-        _DATASETS[run_dir] = load_dataset(Path(run_dir) / "data")
-    return RunStore(Path(run_dir) / "runs").run(job, _DATASETS[run_dir])
+    data, store = run.dataset(unit[0].data_key), run.store
+    found = [store.load(job) for job in unit]
+    todo = [job for job, record in zip(unit, found) if record is None]
+    if len(todo) == 1:
+        trained = [todo[0].execute(data)]
+    else:
+        trained = train_packed(todo, data) if todo else []
+    fresh = {}
+    for job, (record, state) in zip(todo, trained):
+        store.save(job, record, state)
+        fresh[job.key] = record
+    return [(record, False) if record is not None else (fresh[job.key], True)
+            for job, record in zip(unit, found)]
 
 
 class Executor:
-    """Runs what is not finished yet through `_submit`, in any order, and reports records in
-    job order. Finished jobs are read back here without being shipped anywhere."""
+    """Runs what is not finished yet, unit by unit, through `_submit`, in any order, and reports
+    records in job order."""
 
     name = "base"
 
@@ -49,80 +67,124 @@ class Executor:
         self.seconds = 0.0
         self.threads_seen: set[int] = set()    # torch threads of the trainings behind the records
 
-    def _submit(self, jobs: list[TrainJob], store: RunStore, data: Dataset
-                ) -> Iterable[tuple[int, dict, bool]]:
-        """Yield (index in jobs, record, trained_now) as jobs finish."""
+    def units(self, jobs: list[TrainJob], run: RunHandle) -> list[list[int]]:
+        """Which of `jobs` train together (indices). Every job alone, unless an executor packs."""
+        return [[j] for j in range(len(jobs))]
+
+    def _submit(self, units: list[Unit], run: RunHandle
+                ) -> Iterable[tuple[int, list[tuple[TrainRecord, bool]]]]:
+        """Yield (index in units, its jobs' (record, trained_now)) as units finish."""
         raise NotImplementedError
 
-    def run(self, jobs: list[TrainJob], store: RunStore, data: Dataset, desc: str = "",
-            on_record: OnRecord | None = None) -> list[dict]:
-        records: list[dict | None] = [None] * len(jobs)
+    def run(self, jobs: list[TrainJob], run: RunHandle, desc: str = "",
+            on_record: OnRecord | None = None) -> list[TrainRecord]:
+        records: list[TrainRecord | None] = [None] * len(jobs)
         progress = bar(len(jobs), desc=desc or "trainings", unit="model")
-        todo = []
+        store, todo = run.store, []
         for i, job in enumerate(jobs):
             rec = store.load(job)
             if rec is None:
                 todo.append(i)
                 continue
             records[i] = rec
-            self.reused += 1
-            self._saw(rec)
-            if on_record:
-                on_record(job, rec, False)
+            self._count(job, rec, False, on_record)
             progress.update(1)
         start = time.perf_counter()
-        for j, rec, trained in self._submit([jobs[i] for i in todo], store, data):
-            i = todo[j]
-            records[i] = rec
-            self._saw(rec)
-            if trained:
-                self.trained += 1
-            else:
-                self.reused += 1
-            if on_record:
-                on_record(jobs[i], rec, trained)
-            progress.update(1)
+        groups = [[todo[j] for j in g] for g in self.units([jobs[i] for i in todo], run)]
+        for u, outcomes in self._submit([[jobs[i] for i in g] for g in groups], run):
+            for i, (rec, trained) in zip(groups[u], outcomes):
+                records[i] = rec
+                self._count(jobs[i], rec, trained, on_record)
+                progress.update(1)
         self.seconds += time.perf_counter() - start
         progress.close()
         return records  # type: ignore[return-value]
 
-    def _saw(self, record: dict) -> None:
-        if record.get("threads") is not None:      # absent from records of older hmtl versions
-            self.threads_seen.add(int(record["threads"]))
+    def _count(self, job: TrainJob, record: TrainRecord, trained: bool,
+               on_record: OnRecord | None) -> None:
+        if trained:
+            self.trained += 1
+        else:
+            self.reused += 1
+        if record.threads is not None:      # absent from records of older hmtl versions
+            self.threads_seen.add(int(record.threads))
+        if on_record:
+            on_record(job, record, trained)
 
     def close(self) -> None:
         pass
 
 
+# ----------------------------------------------------------------------------- the registry
+
+@dataclass(frozen=True)
+class ExecutorKind:
+    name: str
+    usage: str                                       # as written on the command line
+    make: Callable[[str, int | None], Executor]      # (the part after "name:", threads)
+
+
+EXECUTORS: dict[str, ExecutorKind] = {}
+
+
+def register_executor(name: str, usage: str):
+    """Register an Executor class under `name`; `cls.from_spec(arg, threads)` builds it from
+    the text after "name:" (empty when there is none)."""
+    def deco(cls):
+        EXECUTORS[name] = ExecutorKind(name, usage, cls.from_spec)
+        cls.name = name
+        return cls
+    return deco
+
+
+def make_executor(spec: str = "serial", threads: int | None = None) -> Executor:
+    """An executor from its command-line spec: serial, local:N, dask-local:N, dask://HOST:PORT,
+    packed[:K], or whatever else is registered."""
+    if "://" in spec:                                # an address: dask://HOST:PORT, tcp://…
+        kind, arg = "dask", spec
+    else:
+        kind, _, arg = spec.partition(":")
+    if kind in EXECUTORS:
+        try:
+            return EXECUTORS[kind].make(arg, threads)
+        except ValueError:
+            pass
+    usages = [k.usage for k in EXECUTORS.values()]
+    raise HmtlError(f"executor '{spec}': expected {', '.join(usages[:-1])} or {usages[-1]}")
+
+
+# ----------------------------------------------------------------------------- serial
+
+@register_executor("serial", "serial")
 class SerialExecutor(Executor):
-    """One job after the other in this process: the reference every other executor matches."""
+    """One unit after the other in this process: the reference every other executor matches."""
 
-    name = "serial"
+    @classmethod
+    def from_spec(cls, arg: str, threads: int | None) -> "SerialExecutor":
+        if arg:
+            raise ValueError(arg)
+        return cls(threads)
 
-    def _submit(self, jobs, store, data):
-        set_threads(self.threads)
-        for j, job in enumerate(jobs):
-            rec, trained = store.run(job, data)
-            yield j, rec, trained
+    def _submit(self, units, run):
+        for u, unit in enumerate(units):
+            yield u, execute(unit, run, self.threads)
 
 
 def cpu_share(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def describe(job: TrainJob, record: dict, trained: bool) -> str:
+def describe(job: TrainJob, record: TrainRecord, trained: bool) -> str:
     """One status line per finished training."""
-    from ..metrics import primary_metric
-
-    val = record["val"]
-    shown = {t: primary_metric(val[t]) for t in record["tasks"]}
+    val = record.val
+    shown = {t: record.metric(t) for t in record.tasks}
     scores = " ".join(f"{t}={val[t][m]:.3f}" if m == "accuracy" else f"{t} {m}={val[t][m]:.3f}"
                       for t, m in shown.items())
-    how = f"trained in {record['seconds']:.1f}s" if trained else "done earlier"
-    if record.get("packed", 1) > 1 and trained:
-        how += f", packed ×{record['packed']}"
+    how = f"trained in {record.seconds:.1f}s" if trained else "done earlier"
+    if (record.packed or 1) > 1 and trained:
+        how += f", packed ×{record.packed}"
     return f"  {job.tag or job.key} seed={job.seed}: val {scores} ({how})"
 
 
-def log_record(job: TrainJob, record: dict, trained: bool) -> None:
+def log_record(job: TrainJob, record: TrainRecord, trained: bool) -> None:
     say(describe(job, record, trained))

@@ -1,11 +1,19 @@
 """Dask: a LocalCluster started here (`dask-local:N`), or a running cluster (`dask://HOST:PORT`),
 e.g. Slurm workers started with dask-jobqueue. Workers need the run folder on a shared
-filesystem, since each job reads the run's dataset and writes its own folder there."""
+filesystem, since each unit reads the run's dataset and writes its own folders there.
+
+A worker that dies mid-training (killed, out of memory, a node lost) loses nothing that was
+finished: Dask gives its unit to another worker (`RETRIES` times per unit beyond Dask's own
+rescheduling of a lost worker's tasks), the training starts over from its seed, and since a
+training's result depends only on its job and thread count, the run's results are those of an
+uninterrupted run. Only a unit whose every try fails stops the run, naming the job."""
 
 from __future__ import annotations
 
 from ..errors import HmtlError
-from .base import Executor, cpu_share, execute
+from .base import Executor, cpu_share, execute, register_executor
+
+RETRIES = 3
 
 
 def _distributed():
@@ -17,9 +25,7 @@ def _distributed():
     return distributed
 
 
-class DaskExecutor(Executor):
-    name = "dask"
-
+class _Dask(Executor):
     def __init__(self, workers: int | None = None, address: str | None = None,
                  threads: int | None = None):
         super().__init__(threads or (cpu_share(workers) if workers else None))
@@ -41,18 +47,24 @@ class DaskExecutor(Executor):
                 self._client = distributed.Client(self._cluster)
         return self._client
 
-    def _submit(self, jobs, store, data):
-        if not jobs:
+    def _submit(self, units, run):
+        if not units:
             return
         distributed = _distributed()
         client = self._ensure_client()
-        run_dir = str(store.root.parent)
-        futures = [client.submit(execute, job, run_dir, self.threads, pure=False,
-                                 key=f"hmtl-train-{job.key}-{j}") for j, job in enumerate(jobs)]
-        index = {f.key: j for j, f in enumerate(futures)}
+        futures = [client.submit(execute, unit, run, self.threads, pure=False, retries=RETRIES,
+                                 key=f"hmtl-train-{unit[0].key}-{u}")
+                   for u, unit in enumerate(units)]
+        index = {f.key: u for u, f in enumerate(futures)}
         for future in distributed.as_completed(futures):
-            rec, trained = future.result()
-            yield index[future.key], rec, trained
+            try:
+                outcomes = future.result()
+            except distributed.KilledWorker as e:
+                unit = units[index[future.key]]
+                raise HmtlError(f"executor dask: the workers running {unit[0].tag or unit[0].key} "
+                                f"kept dying ({e}); finished trainings are kept, run again to "
+                                "resume") from None
+            yield index[future.key], outcomes
 
     def close(self) -> None:
         if self._client is not None:
@@ -60,3 +72,19 @@ class DaskExecutor(Executor):
         if self._cluster is not None:
             self._cluster.close()
         self._client = self._cluster = None
+
+
+@register_executor("dask-local", "dask-local:N")
+class DaskLocalExecutor(_Dask):
+    @classmethod
+    def from_spec(cls, arg: str, threads: int | None) -> "DaskLocalExecutor":
+        return cls(workers=int(arg), threads=threads)
+
+
+@register_executor("dask", "dask://HOST:PORT")
+class DaskExecutor(_Dask):
+    @classmethod
+    def from_spec(cls, arg: str, threads: int | None) -> "DaskExecutor":
+        if "://" not in arg:
+            raise ValueError(arg)
+        return cls(address=arg.replace("dask://", "tcp://", 1), threads=threads)

@@ -1,5 +1,5 @@
-"""A pool of worker processes on this machine. Each worker gets an equal share of the cores
-(torch threads), and, when trainings run on CUDA, its own GPU in turn."""
+"""`local:N`: a pool of N worker processes on this machine. Each worker gets an equal share of
+the cores (torch threads), and, when trainings run on CUDA, its own GPU in turn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import multiprocessing as mp
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from .base import Executor, cpu_share, execute
+from .base import Executor, cpu_share, execute, register_executor
 
 
 def _init_worker(counter, gpus: int) -> None:
@@ -27,13 +27,16 @@ def visible_gpus() -> int:
         return 0
 
 
+@register_executor("local", "local:N")
 class LocalPoolExecutor(Executor):
-    name = "local"
-
     def __init__(self, workers: int, threads: int | None = None):
         super().__init__(threads or cpu_share(workers))
         self.workers = max(1, workers)
         self._pool = None
+
+    @classmethod
+    def from_spec(cls, arg: str, threads: int | None) -> "LocalPoolExecutor":
+        return cls(int(arg), threads)
 
     def _ensure_pool(self, cuda: bool):
         if self._pool is None:
@@ -44,18 +47,16 @@ class LocalPoolExecutor(Executor):
                                              initargs=(counter, visible_gpus() if cuda else 0))
         return self._pool
 
-    def _submit(self, jobs, store, data):
-        if not jobs:
+    def _submit(self, units, run):
+        if not units:
             return
-        pool = self._ensure_pool(jobs[0].train.device != "cpu")
-        run_dir = str(store.root.parent)
-        futures = {pool.submit(execute, job, run_dir, self.threads): j for j, job in enumerate(jobs)}
+        pool = self._ensure_pool(units[0][0].train.device != "cpu")
+        futures = {pool.submit(execute, unit, run, self.threads): u for u, unit in enumerate(units)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
-                rec, trained = f.result()
-                yield futures[f], rec, trained
+                yield futures[f], f.result()
 
     def close(self) -> None:
         if self._pool is not None:

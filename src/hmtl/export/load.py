@@ -15,9 +15,9 @@ from pathlib import Path
 from ..config import DataConfig, FeatureConfig, ModelConfig, RunConfig, from_dict, load_config
 from ..errors import HmtlError
 from ..models import TreeSpec
+from ..search.methods import exportable_methods
 from ..utils.io import read_json
 
-EXPORTABLE = ("hierarchical", "flat", "independent")
 
 
 @dataclass
@@ -162,9 +162,14 @@ def _preference(run: Run, method: str, folder: Path, record: dict) -> tuple:
     return (rank >= 0, plain, same_model, rank, folder.name)
 
 
+def check_exportable(method: str) -> None:
+    names = exportable_methods()
+    if method not in names:
+        raise HmtlError(f"--method: one of {', '.join(names)}, got '{method}'")
+
+
 def method_spec(run: Run, method: str) -> TreeSpec:
-    if method not in EXPORTABLE:
-        raise HmtlError(f"--method: one of {', '.join(EXPORTABLE)}, got '{method}'")
+    check_exportable(method)
     entry = run.results.get("methods", {}).get(method)
     if method == "independent":
         return TreeSpec.independent(run.tasks, run.cfg.model.blocks)

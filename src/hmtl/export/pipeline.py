@@ -13,12 +13,12 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import HmtlError
+from ..search.methods import exportable_methods
 from ..utils.io import atomic_write_json, read_json
 from ..utils.progress import say
-from .load import EXPORTABLE, Run, load_model, load_run, load_single
+from .load import Run, check_exportable, load_model, load_run, load_single
 from .onnx_export import export_onnx, graph_outputs
 
-LATENCY_METHODS = ("independent", "flat", "hierarchical")
 
 
 def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = None) -> dict:
@@ -72,8 +72,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     from .runtime import session
 
     run = load_run(run_dir)
-    if method not in EXPORTABLE:
-        raise HmtlError(f"--method: one of {', '.join(EXPORTABLE)}, got '{method}'")
+    check_exportable(method)
     out = Path(out) if out is not None else run.dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     model, info = load_model(run, method, seed)
@@ -135,7 +134,7 @@ def method_latencies(run: Run, out: Path, waveform: bool, seed: int | None, runs
 
     folder = out / "latency"
     methods: dict = {}
-    for name in LATENCY_METHODS:
+    for name in exportable_methods():
         if name != "independent" and name not in run.results.get("methods", {}):
             continue
         model, info = load_model(run, name, seed)

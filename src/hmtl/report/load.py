@@ -153,12 +153,15 @@ def _complete(results: dict) -> None:
     methods = results["methods"]
     if "independent" not in methods:
         return
+    from ..records import MethodResult
     from ..results import compare
 
     for entry in methods.values():
         if "vs_independent" not in entry:
             try:
-                entry["vs_independent"] = compare(entry, methods["independent"], results["tasks"])
+                entry["vs_independent"] = compare(MethodResult.from_json(entry),
+                                                  MethodResult.from_json(methods["independent"]),
+                                                  results["tasks"])
             except (KeyError, TypeError, ZeroDivisionError, ValueError):
                 pass                                    # e.g. a task without accuracy
 

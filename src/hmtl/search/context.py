@@ -7,20 +7,29 @@ from pathlib import Path
 
 from ..config import ModelConfig, RunConfig
 from ..data.dataset import Dataset
-from ..executors import Executor, log_record
+from ..executors import Executor, RunHandle, log_record
 from ..models import TreeModel, TreeSpec, build_model, tree_cost
 from ..models.backbones import get_backbone
-from ..training.job import RunStore, TrainJob
+from ..records import TrainRecord
+from ..training.job import TrainJob
+from ..training.store import RunStore
 
 
 @dataclass
 class Context:
     cfg: RunConfig
     data: Dataset
-    store: RunStore
+    folder: RunHandle            # the run folder: dataset, trainings, lock
     executor: Executor
-    out_dir: Path
     verbose: bool = True
+
+    @property
+    def store(self) -> RunStore:
+        return self.folder.store
+
+    @property
+    def out_dir(self) -> Path:
+        return self.folder.root
 
     @property
     def tasks(self) -> list[str]:
@@ -42,8 +51,8 @@ class Context:
     def jobs(self, spec: TreeSpec, tag: str) -> list[TrainJob]:
         return [self.job(spec, s, tag) for s in self.seeds]
 
-    def run(self, jobs: list[TrainJob], desc: str) -> list[dict]:
-        return self.executor.run(jobs, self.store, self.data, desc=desc,
+    def run(self, jobs: list[TrainJob], desc: str) -> list[TrainRecord]:
+        return self.executor.run(jobs, self.folder, desc=desc,
                                  on_record=log_record if self.verbose else None)
 
     def build_model(self, spec: TreeSpec, model: ModelConfig | None = None) -> TreeModel:

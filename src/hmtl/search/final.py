@@ -22,7 +22,7 @@ def train_final(ctx: Context, state: SearchState) -> None:
             break
         too_much = []
         for t in ctx.tasks:
-            d = mean_std([state.stage1.drop(t, r["val"][t]) for r in records])[0]
+            d = mean_std([state.stage1.drop(t, r.val[t]) for r in records])[0]
             tol = ctx.tolerance(t, state.stage1.spread(t)) if final_tol is None else final_tol
             if d > tol and spec.shared_depth_of(t) > 0:
                 too_much.append((t, d))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..models import TreeSpec
+from ..records import MethodResult, TrainRecord
 from ..results import independent_method, tree_method
 from .context import Context
 from .stage1 import Stage1
@@ -19,34 +20,47 @@ class SearchState:
     stage1: Stage1
     pairs: list[PairOutcome] = field(default_factory=list)
     tree: TreeSpec | None = None
-    final_records: list[dict] = field(default_factory=list)
+    final_records: list[TrainRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-MethodFn = Callable[[Context, SearchState], dict]
-METHODS: dict[str, MethodFn] = {}
+MethodFn = Callable[[Context, SearchState], MethodResult]
 
 
-def register_method(name: str) -> Callable[[MethodFn], MethodFn]:
+@dataclass(frozen=True)
+class Method:
+    name: str
+    run: MethodFn
+    exportable: bool          # one dense model per seed that `hmtl export` and `predict` load
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(name: str, exportable: bool = False) -> Callable[[MethodFn], MethodFn]:
     def deco(fn: MethodFn) -> MethodFn:
-        METHODS[name] = fn
+        METHODS[name] = Method(name, fn, exportable)
         return fn
     return deco
 
 
-@register_method("independent")
-def independent(ctx: Context, state: SearchState) -> dict:
+def exportable_methods() -> list[str]:
+    return [m.name for m in METHODS.values() if m.exportable]
+
+
+@register_method("independent", exportable=True)
+def independent(ctx: Context, state: SearchState) -> MethodResult:
     return independent_method(state.stage1.records, ctx.tasks,
                               TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
 
 
-@register_method("flat")
-def flat(ctx: Context, state: SearchState) -> dict:
+@register_method("flat", exportable=True)
+def flat(ctx: Context, state: SearchState) -> MethodResult:
     records = ctx.run(ctx.jobs(TreeSpec.flat(ctx.tasks, ctx.depth), "flat"), desc="flat")
     return tree_method(records, ctx.tasks)
 
 
-@register_method("hierarchical")
-def hierarchical(ctx: Context, state: SearchState) -> dict:
+@register_method("hierarchical", exportable=True)
+def hierarchical(ctx: Context, state: SearchState) -> MethodResult:
     return tree_method(state.final_records, ctx.tasks)
 

@@ -6,28 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import TreeSpec
-from ..metrics import drop, primary_metric
+from ..metrics import drop
+from ..records import TrainRecord
 from ..utils.stats import mean_std
 from .context import Context
 
 
 @dataclass
 class Stage1:
-    records: dict[str, list[dict]]          # task -> one record per seed
+    records: dict[str, list[TrainRecord]]    # task -> one record per seed
 
     def metric(self, task: str) -> str:
         """The task's primary metric (accuracy, EER or MAE)."""
-        return primary_metric(self.records[task][0]["val"][task])
+        return self.records[task][0].metric(task)
 
     def reference(self, task: str) -> float:
         """Mean validation value a_t of the isolated model's primary metric."""
-        m = self.metric(task)
-        return mean_std([r["val"][task][m] for r in self.records[task]])[0]
+        return mean_std([r.value(task) for r in self.records[task]])[0]
 
     def spread(self, task: str) -> float:
         """Seed-to-seed standard deviation of that validation value."""
-        m = self.metric(task)
-        return mean_std([r["val"][task][m] for r in self.records[task]])[1]
+        return mean_std([r.value(task) for r in self.records[task]])[1]
 
     def drop(self, task: str, val_metrics: dict) -> float:
         """Drop of a model's validation metrics against a_t (positive = worse)."""

@@ -159,9 +159,9 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
         n = len(ctx.seeds)
         for i, (p, k) in enumerate(todo):
             recs = records[i * n:(i + 1) * n]
-            outcome = DepthOutcome(trained=True, seconds=sum(r["seconds"] for r in recs))
+            outcome = DepthOutcome(trained=True, seconds=sum(r.seconds for r in recs))
             for t in p:
-                ds = [s1.drop(t, r["val"][t]) for r in recs]
+                ds = [s1.drop(t, r.val[t]) for r in recs]
                 outcome.drops[t], outcome.drop_std[t] = mean_std(ds)
             outcome.synergy = -sum(_comparable(ctx, s1, t, outcome.drops[t]) for t in p) / 2
             outcome.compatible = all(outcome.drops[t] <= outcomes[p].tolerances[t] for t in p)

@@ -83,7 +83,11 @@ class TaskSet:
                  split: str) -> dict[str, dict[str, float]]:
         """Metrics per task over the clips of `index` (a dataset split) labelled for it. `y` and
         `v` hold the job's columns."""
-        outs = predict_outputs(model, x, index, frames)
+        return self.metrics(predict_outputs(model, x, index, frames), y, v, index, split)
+
+    def metrics(self, outs: dict[str, torch.Tensor], y: torch.Tensor, v: torch.Tensor | None,
+                index: torch.Tensor, split: str) -> dict[str, dict[str, float]]:
+        """Metrics per task from the heads' outputs for the clips of `index` (on the CPU)."""
         labels = y[index].cpu().numpy()
         values = v[index].cpu().numpy() if v is not None else None
         rows = index.cpu().numpy()

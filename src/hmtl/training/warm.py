@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import torch
 
 from ..data.dataset import Dataset
-from .job import TrainJob, train_job
+from ..records import TrainRecord
+from .job import TrainJob
+from .plain import train_job
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class WarmStartJob(TrainJob):
     def identity(self) -> dict:
         return {**super().identity(), "warm_from": [[t, key] for t, key, _ in self.sources]}
 
-    def execute(self, data: Dataset) -> tuple[dict, dict]:
+    def execute(self, data: Dataset) -> tuple[TrainRecord, dict]:
         states = {t: torch.load(path, map_location="cpu", weights_only=True)
                   for t, _, path in self.sources}
         return train_job(self, data, init=lambda model: load_from_single_models(model, states))
