@@ -35,7 +35,7 @@ from record import machine, marked, write_section  # noqa: E402
 
 
 def prepare(cfg, out: Path, data_from: Path | None) -> tuple[Path, float]:
-    from hmtl.data.dataset import prepare_dataset
+    from hmtl.data.prepare import prepare_dataset
 
     data_dir = out / "_features" / "data"
     start = time.perf_counter()

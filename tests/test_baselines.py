@@ -14,13 +14,13 @@ from hmtl.baselines.branched import (exhaustive_tree, partition_cost, refinement
                                      set_partitions)
 from hmtl.baselines.flat_matched import match_widths
 from hmtl.search.affinity import dissimilarity, representations, rsa_affinity, spearman
-from hmtl.baselines.lt4rec import SparseSharing, union_size
+from hmtl.baselines.sparse_sharing import SparseSharing, union_size
 from hmtl.baselines.masks import apply_masks, full_masks, load_masks, plain_state, prunable_names
 from hmtl.baselines.pruning import (ImpJob, RewindJob, imp_schedule, prune_by_magnitude,
                                     round_count)
 from hmtl.baselines.random_tree import count_choices, draw_trees
 from hmtl.config import ModelConfig, TrainConfig
-from hmtl.data.dataset import prepare_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.models import TreeSpec, build_model
 from hmtl.pipeline import check_methods, run_pipeline

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hmtl.config import TrainConfig
-from hmtl.data.dataset import prepare_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.models import TreeSpec
 from hmtl.testing import tiny_config
 from hmtl.training.graphs import GraphedStep

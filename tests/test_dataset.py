@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-import hmtl.data.dataset as dataset_module
+import hmtl.data.prepare as prepare_module
 from hmtl.data.cache import FeatureCache
-from hmtl.data.dataset import load_dataset, prepare_dataset
+from hmtl.data.dataset import load_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.testing import tiny_config
 
@@ -29,8 +30,8 @@ def test_second_run_reads_no_audio(corpus, tmp_path, monkeypatch):
     cfg = tiny_config(corpus)
     first = prepare_dataset(cfg, tmp_path / "a")
     calls = []
-    original = dataset_module.decode
-    monkeypatch.setattr(dataset_module, "decode", lambda *a: calls.append(1) or original(*a))
+    original = prepare_module.decode
+    monkeypatch.setattr(prepare_module, "decode", lambda *a: calls.append(1) or original(*a))
     read = []
     original_read = type(corpus).read_bytes
     monkeypatch.setattr(type(corpus), "read_bytes",

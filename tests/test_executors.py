@@ -2,11 +2,15 @@
 packed training agrees with unpacked training, and device selection falls back to CPU."""
 
 import json
+import os
+import signal
+import threading
+import time
 
 import pytest
 import torch
 
-from hmtl.data.dataset import prepare_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.executors import make_executor
 from hmtl.models import TreeSpec
@@ -27,20 +31,62 @@ def comparable(results: dict) -> dict:
     return r
 
 
-@pytest.mark.slow
-def test_executors_give_the_serial_results(corpus, tmp_path):
-    pytest.importorskip("distributed")
+@pytest.fixture(scope="module")
+def serial_reference(corpus, tmp_path_factory):
     cfg = tiny_config(corpus, tasks=TASKS)
-    results = {}
-    for spec in ("serial", "local:2", "dask-local:2"):
+    raw = run_pipeline(cfg, tmp_path_factory.mktemp("serial") / "run", verbose=False, threads=1)
+    return cfg, comparable(raw)
+
+
+@pytest.mark.slow
+def test_executors_give_the_serial_results(serial_reference, tmp_path):
+    pytest.importorskip("distributed")
+    cfg, serial = serial_reference
+    for spec in ("local:2", "dask-local:2"):
         raw = run_pipeline(cfg, tmp_path / spec.replace(":", "_"), executor=spec, verbose=False,
                            threads=1)
         assert raw["run"]["threads_per_training"] == [1], spec   # what made them comparable
-        results[spec] = comparable(raw)
-    assert results["local:2"] == results["serial"]
-    assert results["dask-local:2"] == results["serial"]
+        assert comparable(raw) == serial, spec
     records = list((tmp_path / "local_2" / "runs").glob("*/metrics.json"))
     assert records and all(json.loads(p.read_text())["threads"] == 1 for p in records)
+
+
+@pytest.mark.slow
+def test_a_dask_worker_killed_mid_sweep_changes_no_result(serial_reference, tmp_path):
+    """SIGKILL a Dask worker while it trains: its unit goes to another worker (the nanny
+    restarts the dead one) and the run ends with the uninterrupted run's results."""
+    distributed = pytest.importorskip("distributed")
+    cfg, serial = serial_reference
+    runs = tmp_path / "dask" / "runs"
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    killed: dict = {}
+
+    def kill_a_busy_worker():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not killed:
+            busy = [(w, keys) for w, keys in client.processing().items() if keys]
+            if len(list(runs.glob("*/metrics.json"))) >= 2 and busy:
+                worker, keys = busy[0]
+                pid = client.run(os.getpid, workers=[worker])[worker]
+                os.kill(pid, signal.SIGKILL)        # a training takes seconds: this one is in it
+                killed.update(pid=pid, keys=keys)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    try:
+        address = "dask://" + cluster.scheduler_address.split("://", 1)[1]     # as users write it
+        raw = run_pipeline(cfg, tmp_path / "dask", executor=address,
+                           verbose=False, threads=1)
+    finally:
+        killed.setdefault("done", True)
+        killer.join()
+        client.close()
+        cluster.close()
+    assert killed.get("pid") and killed["keys"], "no worker was killed while training"
+    assert comparable(raw) == serial
 
 
 @pytest.fixture(scope="module")

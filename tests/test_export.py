@@ -314,7 +314,7 @@ def test_mixed_export_outputs_by_type_and_parity(mixed_run, mixed_exported):
     from hmtl.export.load import load_model, load_run
     from hmtl.export.onnx_export import read_metadata
     from hmtl.export.runtime import run_graph, session
-    from hmtl.tasks import Regression
+    from hmtl.tasks import Regression, TaskInfo
 
     out, report = mixed_exported
     sess = session(out / "model.onnx")
@@ -341,7 +341,7 @@ def test_mixed_export_outputs_by_type_and_parity(mixed_run, mixed_exported):
     model, _ = load_model(run)
     with torch.no_grad():
         raw = model(torch.from_numpy(x))
-    expected = Regression.values(raw["f0"], run.meta["info"]["f0"])
+    expected = Regression.values(raw["f0"], TaskInfo.from_json(run.meta["info"]["f0"]))
     assert onnx["value_f0"].shape == (len(x),)
     assert np.abs(onnx["value_f0"] - expected).max() / run.meta["info"]["f0"]["std"] < 1e-4
     assert np.allclose(np.linalg.norm(onnx["embedding_voice"], axis=1), 1.0, atol=1e-5)

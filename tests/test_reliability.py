@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from hmtl.config import DataConfig, TaskConfig
 from hmtl.data.audio import BadAudio, decode
-from hmtl.data.dataset import load_dataset, prepare_dataset
+from hmtl.data.dataset import load_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.data.manifest import read_manifest
 from hmtl.data.splits import make_split
 from hmtl.errors import HmtlError
@@ -93,7 +94,7 @@ def test_every_bad_input_gives_a_clean_reason(tmp_path):
     cases = bad_inputs(tmp_path)
     (tmp_path / "dir.wav").mkdir()
     from hmtl.data.cache import FeatureCache
-    from hmtl.data.dataset import extract_features
+    from hmtl.data.prepare import extract_features
     from hmtl.data.manifest import Manifest
 
     paths = [p for p, _ in cases.values()]
@@ -157,6 +158,35 @@ def test_a_killed_holder_does_not_keep_the_lock(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     with RunLock(tmp_path / "r"):
+        pass
+
+
+def test_a_holder_on_another_host_is_refused_without_a_shared_flock(tmp_path):
+    """A cluster filesystem may not carry flocks between hosts: the lock file's host, pid and
+    heartbeat must keep a second host out while the holder lives, and let it in once stale."""
+    import socket
+
+    folder = tmp_path / "r"
+    code = ("import time; from hmtl.utils.lock import RunLock; "
+            f"l = RunLock({str(folder)!r}, heartbeat=0.2).__enter__(); print('locked', flush=True); "
+            "time.sleep(60)")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    other = {"host": "node-b", "use_flock": False, "stale_after": 1.5}   # another host's view
+    try:
+        assert p.stdout.readline().strip() == "locked"
+        with pytest.raises(HmtlError, match=f"pid {p.pid} on {socket.gethostname()}"):
+            RunLock(folder, **other).__enter__()
+        time.sleep(2.0)                  # longer than stale_after: the heartbeat keeps it fresh
+        with pytest.raises(HmtlError, match=f"pid {p.pid}"):
+            RunLock(folder, **other).__enter__()
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    time.sleep(2.0)                      # no heartbeat since the kill: stale
+    with RunLock(folder, **other):
+        assert "node-b" in (folder / ".lock").read_text()
+    assert (folder / ".lock").read_text() == ""                  # released cleanly: free
+    with RunLock(folder):                                        # and this host takes it at once
         pass
 
 

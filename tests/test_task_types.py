@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from hmtl.config import load_config
-from hmtl.data.dataset import build_trials, prepare_dataset
+from hmtl.data.prepare import build_trials, prepare_dataset
 from hmtl.errors import HmtlError
 from hmtl.records import MethodResult
 from hmtl.results import compare
 from hmtl.pipeline import run_pipeline
-from hmtl.tasks import Regression, equal_error_rate
+from hmtl.tasks import Regression, TaskInfo, equal_error_rate
 from hmtl.testing import tiny_config
 from hmtl.metrics import drop
 
@@ -35,7 +35,7 @@ def test_eer_of_perfect_and_random_scorers():
 
 
 def test_regression_metrics():
-    info = {"mean": 10.0, "std": 2.0, "mad": 1.5}
+    info = TaskInfo(mean=10.0, std=2.0, mad=1.5)
     truth = np.array([8.0, 10.0, 12.0, 14.0])
     out = torch.tensor([[-1.0], [0.0], [1.0], [1.5]])     # standardised: 8, 10, 12, 13
     m = Regression().evaluate(out, None, truth, info, None)

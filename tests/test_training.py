@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hmtl.data.dataset import prepare_dataset
+from hmtl.data.prepare import prepare_dataset
 from hmtl.models import TreeSpec
 from hmtl.testing import tiny_config
 from hmtl.training.job import TrainJob

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import baselines  # noqa: F401  (the baselines register their methods)
 from .config import RunConfig, dump_config
-from .data.dataset import prepare_dataset
+from .data.prepare import prepare_dataset
 from .errors import HmtlError
 from .executors import RunHandle, make_executor
 from .models import TreeSpec

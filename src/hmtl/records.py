@@ -106,8 +106,12 @@ class MethodResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "MethodResult":
+        """Tolerant of entries written by older versions: absent sizes read as 0."""
         known, details = _split_known(cls, data)
-        known.setdefault("nonzero_params", known.get("params"))
+        known.setdefault("params", 0)
+        known.setdefault("macs", 0)
+        known.setdefault("nonzero_params", known["params"])
         known.setdefault("per_seed", [])
         known.setdefault("primary", "accuracy")
+        known.setdefault("metrics", {})
         return cls(**known, details=details)

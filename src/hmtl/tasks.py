@@ -13,6 +13,7 @@ a tolerance are defined for every task in the metric's own unit."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -20,6 +21,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import METRICS, TYPE_PRIMARY, MetricSpec, accuracy, macro_f1
+
+
+@dataclass
+class TaskInfo:
+    """What a task's head, loss and metrics need from the training data beyond its labels
+    (data/meta.json's "info", one per task; fields a type does not use stay None)."""
+
+    classes: list[str] | None = None         # classification, verification: class / identity names
+    mean: float | None = None                # regression: the training targets' mean and std
+    std: float | None = None
+    mad: float | None = None                 #   and the mean absolute error of their median
+    train_classes: list[str] | None = None   # verification: identities of the training split
+    train_ids: list[int] | None = None       #   and their indices among `classes`
+    train_index: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    #   verification, derived: identity index -> margin-classifier class (-1: not in training)
+
+    def __post_init__(self):
+        if self.train_ids is not None and self.train_index is None:
+            lookup = torch.full((len(self.classes),), -1, dtype=torch.long)
+            lookup[torch.tensor(self.train_ids, dtype=torch.long)] = torch.arange(len(self.train_ids))
+            self.train_index = lookup
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "train_index" and getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TaskInfo":
+        return cls(**{k: v for k, v in data.items() if k != "train_index"})
 
 
 class TaskType:
@@ -30,23 +60,23 @@ class TaskType:
     def metric(self, name: str) -> MetricSpec:
         return next(m for m in self.metrics if m.name == name)
 
-    def head_size(self, info: dict, cfg) -> int:
+    def head_size(self, info: TaskInfo, cfg) -> int:
         raise NotImplementedError
 
-    def aux_module(self, info: dict, cfg, head_size: int) -> nn.Module | None:
+    def aux_module(self, info: TaskInfo, cfg, head_size: int) -> nn.Module | None:
         """A training-only module (not part of the deployed model), e.g. a margin classifier."""
         return None
 
-    def loss(self, out: torch.Tensor, y: torch.Tensor, v: torch.Tensor, info: dict, cfg,
+    def loss(self, out: torch.Tensor, y: torch.Tensor, v: torch.Tensor, info: TaskInfo, cfg,
              aux: nn.Module | None) -> torch.Tensor:
         """Per-clip loss (B,); rows that are unlabelled (y < 0) are masked by the caller."""
         raise NotImplementedError
 
-    def evaluate(self, out: torch.Tensor, y: np.ndarray, v: np.ndarray, info: dict,
+    def evaluate(self, out: torch.Tensor, y: np.ndarray, v: np.ndarray, info: TaskInfo,
                  trials: np.ndarray | None) -> dict[str, float]:
         raise NotImplementedError
 
-    def goodness(self, metrics: dict[str, float], info: dict) -> float:
+    def goodness(self, metrics: dict[str, float], info: TaskInfo) -> float:
         """A higher-is-better number near [0, 1] for early stopping on mixed tasks."""
         raise NotImplementedError
 
@@ -57,7 +87,7 @@ class Classification(TaskType):
     metrics = (METRICS["accuracy"], METRICS["macro_f1"])
 
     def head_size(self, info, cfg) -> int:
-        return len(info["classes"])
+        return len(info.classes)
 
     def loss(self, out, y, v, info, cfg, aux):
         return F.cross_entropy(out, y.clamp(min=0), reduction="none")
@@ -79,15 +109,15 @@ class Regression(TaskType):
         return 1
 
     def loss(self, out, y, v, info, cfg, aux):
-        target = (torch.nan_to_num(v) - info["mean"]) / info["std"]
+        target = (torch.nan_to_num(v) - info.mean) / info.std
         pred = out[:, 0]
         if cfg.loss == "mse":
             return (pred - target) ** 2
         return (pred - target).abs()
 
     @staticmethod
-    def values(out: torch.Tensor, info: dict) -> np.ndarray:
-        return out[:, 0].float().cpu().numpy() * info["std"] + info["mean"]
+    def values(out: torch.Tensor, info: TaskInfo) -> np.ndarray:
+        return out[:, 0].float().cpu().numpy() * info.std + info.mean
 
     def evaluate(self, out, y, v, info, trials):
         pred = self.values(out, info)
@@ -97,7 +127,7 @@ class Regression(TaskType):
         return {"mae": mae, "pearson_r": r, "n": int(len(v))}
 
     def goodness(self, metrics, info):
-        return 1.0 - metrics["mae"] / info["mad"]      # 0: as good as predicting the median
+        return 1.0 - metrics["mae"] / info.mad      # 0: as good as predicting the median
 
 
 class Verification(TaskType):
@@ -109,10 +139,10 @@ class Verification(TaskType):
         return cfg.embedding_dim
 
     def aux_module(self, info, cfg, head_size):
-        return MarginClassifier(head_size, len(info["train_classes"]))
+        return MarginClassifier(head_size, len(info.train_classes))
 
     def loss(self, out, y, v, info, cfg, aux):
-        index = info["_train_index"].to(y.device)[y.clamp(min=0)]     # training identities
+        index = info.train_index.to(y.device)[y.clamp(min=0)]     # training identities
         ok = index >= 0
         loss = aux(out, index.clamp(min=0), cfg.margin, cfg.scale)
         return loss * ok                                                  # others teach nothing

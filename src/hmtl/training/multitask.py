@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..config import TaskConfig
-from ..tasks import TaskType, task_type
+from ..tasks import TaskInfo, TaskType, task_type
 from .batches import eval_batches
 
 
@@ -21,12 +21,12 @@ class MultiTaskLoss:
     stall the GPU every step). Targets are `y` (B, n) or `(y, values)`; columns follow `tasks`."""
 
     def __init__(self, tasks: list[str], weights: dict[str, float] | None = None,
-                 types: list[TaskType] | None = None, infos: list[dict] | None = None,
+                 types: list[TaskType] | None = None, infos: list[TaskInfo] | None = None,
                  cfgs: list[TaskConfig] | None = None, aux: nn.ModuleDict | None = None):
         self.tasks = tasks
         self.weights = [float((weights or {}).get(t, 1.0)) for t in tasks]
         self.types = types or [task_type("classification")] * len(tasks)
-        self.infos = infos or [{}] * len(tasks)
+        self.infos = infos or [TaskInfo() for _ in tasks]
         self.cfgs = cfgs or [TaskConfig(t) for t in tasks]
         self.aux = aux
 
@@ -50,7 +50,7 @@ class TaskSet:
         self.tasks = list(tasks)
         self.cols = [data.tasks.index(t) for t in self.tasks]
         self.types = [data.type_of(t) for t in self.tasks]
-        self.infos = [data.info.get(t, {"classes": data.classes.get(t)}) for t in self.tasks]
+        self.infos = [data.task_info(t) for t in self.tasks]
         self.cfgs = [data.task_cfg.get(t, TaskConfig(t)) for t in self.tasks]
         self.weights = weights or {}
         self.trials = {t: data.trials.get(t, {}) for t in self.tasks}
