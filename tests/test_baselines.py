@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from hmtl.baselines.branched import (exhaustive_tree, partition_cost, refinements, search_tree,
-                                     set_partitions)
+from hmtl.baselines.branched import exhaustive_tree, partition_cost, search_tree
 from hmtl.baselines.flat_matched import match_widths
 from hmtl.search.affinity import dissimilarity, representations, rsa_affinity, spearman
+from hmtl.search.partitions import refinements, set_partitions
 from hmtl.baselines.sparse_sharing import SparseSharing, union_size
 from hmtl.baselines.masks import apply_masks, full_masks, load_masks, plain_state, prunable_names
 from hmtl.baselines.pruning import (ImpJob, RewindJob, imp_schedule, prune_by_magnitude,

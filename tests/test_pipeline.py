@@ -132,14 +132,16 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     from hmtl.testing import tiny_config
 
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
-                      overrides=["search.repair_rounds=1", "search.budget_params=5000"])
+                      overrides=["search.repair_rounds=1", "search.budget_params=5000",
+                                 "search.budgets=[0.5, 3000]"])
     # every task of the final tree "drops" 50 points: repair must detach the shared ones
-    from hmtl.search.stage1 import Stage1
+    from hmtl.search.compatibility import Rule, Verdict
 
-    real_drop = Stage1.drop
+    real_judge = Rule.judge
     final = {"on": False}
     monkeypatch.setattr(pipeline, "train_final", _spy(pipeline.train_final, final))
-    monkeypatch.setattr(Stage1, "drop", lambda self, t, m: 0.5 if final["on"] else real_drop(self, t, m))
+    monkeypatch.setattr(Rule, "judge", lambda self, t, recs: Verdict(0.5, 0.0, 0.01, 0.0, 1, False)
+                        if final["on"] else real_judge(self, t, recs))
     r = pipeline.run_pipeline(cfg, tmp_path / "run", verbose=False)
     budget_tree = TreeSpec.from_json(r["tasks"], r["methods"]["hierarchical"]["tree"])
     assert any(n.startswith("repair 1:") for n in r["hierarchy"]["notes"])
@@ -147,6 +149,12 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     assert budget_tree.block_count() >= 1
     assert any(n.startswith("budget:") for n in r["hierarchy"]["notes"])
     assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
+    independent = r["methods"]["independent"]["params"]
+    assert [b["budget"] for b in r["budgets"]] == [round(0.5 * independent), 3000]
+    for b in r["budgets"]:
+        assert b["params"] <= b["budget"] and b["method"]["params"] == b["params"]
+        assert "mean_drop" in b["method"]["vs_independent"]
+    assert len(r["predictor"]["trees"]) >= 3 and r["predictor"]["spearman"] is not None
     md = (tmp_path / "run" / "results.md").read_text()
     assert "| hierarchical |" in md and "Hierarchical tree:" in md
 

@@ -242,3 +242,17 @@ def test_cost_section_says_when_trainings_ran_at_different_thread_counts(tmp_pat
         json.dumps({"tag": "pair b", "seconds": 1.0, "threads": 1}))
     cost = re.search(r'<section id="cost">.*?</section>', write_report(run).read_text(), re.S)
     assert "1, 2 — mixed" in cost.group(0)
+
+
+def test_incompatible_cells_are_the_stored_decisions_not_a_recomputation():
+    from hmtl.report.synergy import depth_matrix, drop_matrix
+
+    # a is 3 points worse at k=1 but the stored decision (noise-aware) found it compatible;
+    # b is 0.5 points worse and the decision says incompatible: the report shows the decisions
+    compat = [{"tasks": ["a", "b"], "depth": 1, "drops": {"1": {"a": 0.03, "b": 0.005}},
+               "tolerance": {"a": 0.01, "b": 0.01},
+               "decisions": {"1": {"a": {"compatible": True}, "b": {"compatible": False}}}}]
+    row_a, row_b = drop_matrix(["a", "b"], compat, 1)
+    assert row_a[1].value == 0.03 and not row_a[1].over
+    assert row_b[0].value == 0.005 and row_b[0].over
+    assert depth_matrix(["a", "b"], compat)[0][1].value == 1.0       # K as stored

@@ -13,7 +13,7 @@ from hmtl.records import TrainRecord
 from hmtl.search.context import Context
 from hmtl.search.stage1 import Stage1
 from hmtl.search.stage2 import DepthOutcome, PairOutcome, run_stage2
-from hmtl.search.stage3 import complete_linkage, cut, detach, fit_budget, tree_from_pairs
+from hmtl.search.stage3 import complete_linkage, cut, detach, tree_from_pairs
 
 TASKS = ["a", "b", "c", "d"]
 
@@ -32,13 +32,14 @@ class TableExecutor:
             a, b = job.spec.tasks
             k = job.spec.shared_depth(a, b)
             acc = self.table[(a, b)][k]
-            out.append(record([a, b], {a: {"accuracy": acc[0]}, b: {"accuracy": acc[1]}}))
+            out.append(record([a, b], {a: {"accuracy": acc[0]}, b: {"accuracy": acc[1]}},
+                              job.seed))
         return out
 
 
-def record(tasks, val):
-    """A made-up training: only its tasks and validation metrics matter here."""
-    return TrainRecord(key="", tag="", tasks=tasks, tree=[], seed=0, params=0, macs=0, val=val,
+def record(tasks, val, seed=0):
+    """A made-up training: only its tasks, seed and validation metrics matter here."""
+    return TrainRecord(key="", tag="", tasks=tasks, tree=[], seed=seed, params=0, macs=0, val=val,
                        test=val, best_epoch=1, epochs=1, seconds=1.0, device="cpu")
 
 
@@ -48,11 +49,8 @@ def context(executor, **search):
     return Context(cfg, SimpleNamespace(key="k"), None, executor, verbose=False)
 
 
-def stage1(acc=0.9, spread=0.0):
-    """Two seeds whose sample standard deviation is `spread`."""
-    h = spread / 2 ** 0.5
-    return Stage1({t: [record([t], {t: {"accuracy": acc - h}}), record([t], {t: {"accuracy": acc + h}})]
-                   for t in TASKS})
+def stage1(acc=0.9, seeds=1):
+    return Stage1({t: [record([t], {t: {"accuracy": acc}}, s) for s in range(seeds)] for t in TASKS})
 
 
 def table_from_k(K):
@@ -83,12 +81,32 @@ def test_without_early_exit_every_depth_is_trained_and_K_is_a_prefix():
     assert next(p for p in pairs if p.tasks == ("a", "b")).compatibility_depth == 0
 
 
-def test_noise_aware_tolerance_widens_by_z_sigma():
-    table = {p: {k: (0.875, 0.9) for k in (1, 2, 3)} for p in itertools.combinations(TASKS, 2)}
-    strict = run_stage2(context(TableExecutor(table)), stage1(spread=0.02))
-    loose = run_stage2(context(TableExecutor(table), noise_z=1.0), stage1(spread=0.02))
+class SeedTable(TableExecutor):
+    """Pair accuracies per seed: 0.9 − drop_s for the pair's first task, 0.9 for the second."""
+
+    def __init__(self, drops):
+        super().__init__({})
+        self.drops = drops
+
+    def run(self, jobs, folder, desc="", on_record=None):
+        out = []
+        for job in jobs:
+            self.jobs.append(job)
+            a, b = job.spec.tasks
+            out.append(record([a, b], {a: {"accuracy": 0.9 - self.drops[job.seed]},
+                                       b: {"accuracy": 0.9}}, job.seed))
+        return out
+
+
+def test_noise_aware_rule_widens_tau_by_z_standard_errors_of_the_paired_drop():
+    # paired drops of 0, 2 and 4 points: mean 2, standard error 2/√3 = 1.15 points
+    strict = run_stage2(context(SeedTable([0.0, 0.02, 0.04]), seeds=3, noise_z=0.0), stage1(seeds=3))
+    loose = run_stage2(context(SeedTable([0.0, 0.02, 0.04]), seeds=3, noise_z=1.0), stage1(seeds=3))
     assert all(p.compatibility_depth == 0 for p in strict)
-    assert all(p.compatibility_depth == 3 for p in loose)   # 2.5 pts ≤ 1 + 1·2 pts
+    assert all(p.compatibility_depth == 3 for p in loose)   # 2 pts ≤ 1 + 1.15 pts
+    decision = loose[0].to_json()["decisions"]["1"]["a"]
+    assert decision["se"] == pytest.approx(0.02 / 3 ** 0.5, abs=1e-6) and decision["compatible"]
+    assert decision["margin"] == pytest.approx(0.01 + 0.02 / 3 ** 0.5 - 0.02, abs=1e-6)
 
 
 def outcomes(K, L=3, synergy=None):
@@ -127,17 +145,70 @@ def test_ties_go_to_higher_synergy_then_task_order():
     assert by_order.shared_depth("a", "b") == 2 and by_order.shared_depth("a", "c") == 0
 
 
-def test_budget_merges_cheapest_first_until_it_fits():
-    K = {p: 0 for p in itertools.combinations(TASKS, 2)}
-    pairs = outcomes(K)
-    for p in pairs:
-        for o in p.depths.values():
-            o.drops = {t: (0.01 if p.tasks == ("c", "d") else 0.2) for t in p.tasks}
-    start = TreeSpec.independent(TASKS, 3)
-    params = lambda s: s.block_count() * 100           # noqa: E731
-    spec, notes = fit_budget(start, 1100, params, pairs)
-    assert params(spec) <= 1100
-    assert spec.shared_depth("c", "d") >= 1 and notes[0].startswith("budget: share block 1 between c and d")
+class Unscaled:
+    """A rule whose drops are already on the fraction scale."""
+
+    def comparable(self, task, value):
+        return value
+
+
+def drop_outcomes(drop_of_pair, L=3, trained=None):
+    """Pairs whose first task drops drop_of_pair(pair) · k at depth k (the second task 0)."""
+    out = []
+    for a, b in itertools.combinations(TASKS, 2):
+        depths = {}
+        for d in range(1, L + 1):
+            ok = trained is None or d in trained.get((a, b), ())
+            depths[d] = DepthOutcome(ok, {a: drop_of_pair((a, b)) * d, b: 0.0} if ok else {})
+        out.append(PairOutcome((a, b), depths, {a: 0.01, b: 0.01}))
+    return out
+
+
+def test_budget_trees_are_the_lowest_predicted_drop_within_each_budget():
+    from hmtl.search.budget import DropPredictor, best_trees
+    from hmtl.search.partitions import chain_params, chains
+
+    cost = {("c", "d"): 0.001, ("a", "b"): 0.01}
+    predictor = DropPredictor(drop_outcomes(lambda p: cost.get(p, 0.2)), Unscaled())
+    blocks, heads = [100, 100, 100], 40
+    budgets = [1240, 1040, 840, 640, 340]
+    trees = best_trees(TASKS, blocks, heads, budgets, predictor)
+    every = [(predictor.score(TreeSpec(tuple(TASKS), c)), chain_params(c, blocks, heads))
+             for c in chains(tuple(TASKS), 3)]
+    for budget, found in zip(budgets, trees):
+        assert found.params <= budget and chain_params(found.spec.partitions, blocks, heads) == found.params
+        assert found.predicted == pytest.approx(min(s for s, p in every if p <= budget))
+    assert trees[0].spec == TreeSpec.independent(TASKS, 3)          # everything fits: no sharing
+    assert trees[1].spec.shared_depth("c", "d") == 2                 # cheapest pair shares first
+    assert trees[-1].spec == TreeSpec.flat(TASKS, 3)                 # only flat fits
+
+
+def test_predictor_interpolates_and_a_pair_never_measured_is_avoided():
+    from hmtl.search.budget import UNKNOWN, DropPredictor, best_trees
+
+    # (a, b) measured at depths 1 and 3 only; (c, d) never trained (all pre-screened)
+    trained = {p: (1, 2, 3) for p in itertools.combinations(TASKS, 2)}
+    trained[("a", "b")], trained[("c", "d")] = (1, 3), ()
+    predictor = DropPredictor(drop_outcomes(lambda p: 0.01, trained=trained), Unscaled())
+    assert predictor.pair_drop("a", "b", 2) == pytest.approx(0.02)    # between 1 and 3
+    assert predictor.pair_drop("c", "d", 1) == UNKNOWN
+    beyond = DropPredictor(drop_outcomes(lambda p: 0.01, trained={p: (1, 2) for p in trained}),
+                           Unscaled())
+    assert beyond.pair_drop("a", "b", 3) == pytest.approx(0.03)       # the last slope goes on
+    [tree] = best_trees(TASKS, [100, 100, 100], 40, [1040], predictor)
+    assert tree.spec.shared_depth("c", "d") == 0 and tree.params <= 1040
+
+
+def test_beam_search_agrees_with_enumeration_on_few_tasks():
+    from hmtl.search.budget import DropPredictor, _beam, best_trees
+
+    rng = random.Random(1)
+    cost = {p: rng.uniform(-0.01, 0.05) for p in itertools.combinations(TASKS, 2)}
+    predictor = DropPredictor(drop_outcomes(lambda p: cost[p]), Unscaled())
+    for budget in (1140, 940, 740, 540):
+        [exact] = best_trees(TASKS, [100, 100, 100], 40, [budget], predictor)
+        beam = _beam(tuple(TASKS), [100, 100, 100], 40, budget, predictor, width=64)
+        assert beam.params <= budget and beam.predicted >= exact.predicted - 1e-12
 
 
 def test_detach_moves_a_task_out_one_depth_earlier():

@@ -38,6 +38,8 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
 )}
 TYPE_PRIMARY = {"classification": "accuracy", "regression": "mae", "verification": "eer"}
 COUNTS = ("n", "trials")          # counts in a task's metrics dict, not metrics
+PER_CLIP = "per_clip"             # a task's per-clip values on a split (see per_clip_values)
+NOT_METRICS = COUNTS + ("primary", PER_CLIP)
 PRIMARY_ORDER = ("accuracy", "eer", "mae")
 
 
@@ -71,6 +73,18 @@ def primary_metric(metrics: dict) -> str:
 
 def primary_value(metrics: dict) -> float:
     return metrics[primary_metric(metrics)]
+
+
+def per_clip_values(metrics: dict) -> list[float] | None:
+    """Each clip's share of the primary metric, in the split's clip order: 1/0 for a correct or
+    wrong class (their mean is the accuracy), the absolute error for a regression (their mean is
+    the MAE); None where the metric is not a mean over clips (EER) or was not recorded."""
+    stored = metrics.get(PER_CLIP)
+    if stored is None:
+        return None
+    if isinstance(stored, str):
+        return [float(c == "1") for c in stored]
+    return [float(v) for v in stored]
 
 
 # ----------------------------------------------------------------------------- classification

@@ -17,13 +17,15 @@ from .data.prepare import prepare_dataset
 from .errors import HmtlError
 from .executors import RunHandle, make_executor
 from .models import TreeSpec
-from .results import build_results, write_results
+from .results import build_results, compare, write_results
 from .search.context import Context
 from .search.final import train_final
 from .search.methods import METHODS, SearchState
 from .search.stage1 import run_stage1
 from .search.stage2 import run_stage2
-from .search.stage3 import fit_budget, tree_from_pairs
+from .search.budget import DropPredictor, budget_tree, predictor_check, train_budget_trees
+from .search.compatibility import Rule
+from .search.stage3 import tree_from_pairs
 from .utils.io import atomic_write_text
 from .utils.progress import say
 
@@ -82,11 +84,14 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
     if until != "stage1" and len(ctx.tasks) > 1:
         say(f"stage 2: {len(ctx.tasks) * (len(ctx.tasks) - 1) // 2} pairs × up to {L} depths")
         state.pairs = run_stage2(ctx, state.stage1)
+        state.predictor = DropPredictor(state.pairs, Rule(cfg, state.stage1))
         tree = tree_from_pairs(ctx.tasks, L, state.pairs)
         if cfg.search.budget_params is not None:
-            tree, notes = fit_budget(tree, cfg.search.budget_params, lambda s: ctx.cost(s)[0],
-                                     state.pairs)
-            state.notes += notes
+            chosen = budget_tree(ctx, state.predictor, cfg.search.budget_params)
+            tree = chosen.spec
+            state.notes.append(f"budget: {chosen.params:,} params (at most "
+                               f"{cfg.search.budget_params:,}), the lowest predicted drop "
+                               f"({100 * chosen.predicted:.2f} pts) {chosen.how}")
         state.tree = tree
         say("stage 3: tree\n" + tree.render("  "))
         t = lap("stage2", t)
@@ -104,10 +109,17 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
         if until in ("stage1", "stage2") and name != "independent":
             continue
         methods[name] = METHODS[name].run(ctx, state)
+    extra = {}
+    if cfg.search.budgets and state.final_records and state.predictor is not None:
+        say("budget trees")
+        extra["budgets"] = train_budget_trees(ctx, state.predictor, methods.get("independent"))
+    if state.predictor is not None and "independent" in methods:
+        extra["predictor"] = check_predictor(ctx, state, methods, extra.get("budgets", []))
     lap("methods", t)
     results = build_results(
         ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
-        extra={"hierarchy": {"tree": state.tree.to_json(), "notes": state.notes, "stage": until},
+        extra={**extra,
+               "hierarchy": {"tree": state.tree.to_json(), "notes": state.notes, "stage": until},
                "run": {"wall_seconds": round(time.perf_counter() - started, 1),
                        "trained_now": ctx.executor.trained, "reused": ctx.executor.reused,
                        "executor": ctx.executor.name, "stage_seconds": clock,
@@ -116,6 +128,21 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
     write_results(out_dir, results)
     write_report_safely(out_dir)
     return results
+
+
+def check_predictor(ctx: Context, state: SearchState, methods: dict, budgets: list[dict]) -> dict:
+    """The predictor against every trained tree-shaped model of this run's widths."""
+    trees = []
+    for name, entry in methods.items():
+        if entry.tree is not None and entry.vs_independent is None and "independent" in methods:
+            entry.vs_independent = compare(entry, methods["independent"], ctx.tasks)
+        if entry.tree is not None and entry.nonzero_params == entry.params:
+            trees.append((name, TreeSpec.from_json(ctx.tasks, entry.tree),
+                          entry.vs_independent["mean_drop"]))
+    for b in budgets:
+        trees.append((f"budget {b['budget']}", TreeSpec.from_json(ctx.tasks, b["tree"]),
+                      b["method"]["vs_independent"]["mean_drop"]))
+    return predictor_check(trees, state.predictor)
 
 
 DEPLOYMENT_KEYS = ("latency_ms", "onnx_bytes")

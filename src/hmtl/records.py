@@ -44,13 +44,14 @@ class TrainRecord:
     epochs: int
     seconds: float
     device: str
+    select: SplitMetrics | None = None     # on the validation half that picked the best epoch
     nonzero_params: int | None = None      # pruned or sparse models: weights that are not 0
     packed: int | None = None              # trained together with this many models (packed)
     cuda_graphs: bool | None = None        # packed on CUDA: replayed from a CUDA graph
     threads: int | None = None             # torch threads of the process that trained it
     extra: dict[str, Any] = field(default_factory=dict)   # a job kind's own figures
 
-    OPTIONAL = ("nonzero_params", "packed", "cuda_graphs", "threads")
+    OPTIONAL = ("select", "nonzero_params", "packed", "cuda_graphs", "threads")
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)

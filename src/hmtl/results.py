@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .metrics import COUNTS, metric_spec, primary_metric, primary_value
+from .metrics import NOT_METRICS, metric_spec, primary_metric, primary_value
 from .records import MethodResult, TrainRecord
 from .utils.io import atomic_write_json, atomic_write_text
 from .utils.stats import mean_std
@@ -21,7 +21,7 @@ def aggregate(records: list[TrainRecord], tasks: list[str]) -> dict:
     for t in tasks:
         first = records[0].test[t]
         entry = {}
-        for m in (k for k in first if k not in COUNTS and k != "primary"):
+        for m in (k for k in first if k not in NOT_METRICS):
             entry[m], entry[f"{m}_std"] = mean_std([r.test[t][m] for r in records])
         entry["primary"] = primary_metric(first)
         out[t] = entry

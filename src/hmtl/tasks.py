@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .metrics import METRICS, TYPE_PRIMARY, MetricSpec, accuracy, macro_f1
+from .metrics import METRICS, PER_CLIP, TYPE_PRIMARY, MetricSpec, accuracy, macro_f1
 
 
 @dataclass
@@ -94,7 +94,8 @@ class Classification(TaskType):
 
     def evaluate(self, out, y, v, info, trials):
         pred = out.argmax(dim=1).cpu().numpy()
-        return {"accuracy": accuracy(y, pred), "macro_f1": macro_f1(y, pred), "n": int(len(y))}
+        return {"accuracy": accuracy(y, pred), "macro_f1": macro_f1(y, pred), "n": int(len(y)),
+                PER_CLIP: "".join("1" if ok else "0" for ok in (pred == y))}
 
     def goodness(self, metrics, info):
         return metrics["accuracy"]
@@ -124,7 +125,8 @@ class Regression(TaskType):
         mae = float(np.abs(pred - v).mean()) if len(v) else float("nan")
         r = float(np.corrcoef(pred, v)[0, 1]) if len(v) > 1 and pred.std() > 0 and v.std() > 0 \
             else 0.0
-        return {"mae": mae, "pearson_r": r, "n": int(len(v))}
+        return {"mae": mae, "pearson_r": r, "n": int(len(v)),
+                PER_CLIP: [round(float(e), 5) for e in np.abs(pred - v)]}
 
     def goodness(self, metrics, info):
         return 1.0 - metrics["mae"] / info.mad      # 0: as good as predicting the median

@@ -19,39 +19,15 @@ from ..models import TreeSpec
 from ..records import MethodResult
 from ..results import tree_method
 from ..search.affinity import REPRESENTATION, rsa_clips, task_affinity
+from ..search.partitions import Partition, refinements, set_partitions, splits
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
-from .common import block_and_head_params, target_params
+from .common import target_params
 
 EXHAUSTIVE_TASKS = 6
 BEAM_WIDTH = 64
 
-Partition = tuple[tuple[str, ...], ...]
-
-
 # ----------------------------------------------------------------------------- the tree search
-
-def set_partitions(items: tuple) -> list[Partition]:
-    """Every partition of `items`, groups ordered by their first item."""
-    if not items:
-        return [()]
-    first, rest = items[0], items[1:]
-    out = []
-    for p in set_partitions(rest):
-        out.append(((first,),) + p)
-        for i in range(len(p)):
-            out.append(p[:i] + ((first,) + p[i],) + p[i + 1:])
-    order = {t: k for k, t in enumerate(items)}
-    return [tuple(sorted(p, key=lambda g: order[g[0]])) for p in out]
-
-
-def refinements(part: Partition, order: dict[str, int]) -> list[Partition]:
-    out = []
-    for pieces in itertools.product(*(set_partitions(g) for g in part)):
-        groups = [g for piece in pieces for g in piece]
-        out.append(tuple(sorted(groups, key=lambda g: order[g[0]])))
-    return out
-
 
 def partition_cost(part: Partition, dis: np.ndarray, order: dict[str, int]) -> float:
     return float(sum(dis[order[a], order[b]] for g in part for a, b in itertools.combinations(g, 2)))
@@ -101,18 +77,6 @@ def exhaustive_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads:
     return TreeSpec(tuple(tasks), tuple(chain)), best[0]
 
 
-def _splits(part: Partition, order: dict[str, int]) -> list[Partition]:
-    """Partitions made by splitting one group of `part` in two."""
-    out = []
-    for i, g in enumerate(part):
-        for r in range(1, len(g)):
-            for a in itertools.combinations(g[1:], r):        # g[0] stays in the first part
-                b = tuple(t for t in g if t not in a)
-                groups = list(part[:i]) + [a, b] + list(part[i + 1:])
-                out.append(tuple(sorted(groups, key=lambda h: order[h[0]])))
-    return out
-
-
 def beam_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads: int, budget: int,
               width: int = BEAM_WIDTH) -> tuple[TreeSpec, float] | None:
     """Depth by depth, keep the `width` cheapest feasible partial chains; a depth's partition is
@@ -125,7 +89,7 @@ def beam_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads: int, 
         for chain, parent, cost, params in beams:
             level, options, seen = [parent], [parent], {parent}
             while level:
-                nxt = [q for p in level for q in _splits(p, order) if q not in seen]
+                nxt = [q for p in level for q in splits(p, order) if q not in seen]
                 seen.update(nxt)
                 level = sorted(set(nxt), key=lambda q: (partition_cost(q, dis[d], order), q))[:width]
                 options += level
@@ -160,7 +124,7 @@ def search_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads: int
 def branched(ctx: Context, state: SearchState) -> MethodResult:
     begin = time.perf_counter()
     affinity = task_affinity(ctx)
-    blocks, heads = block_and_head_params(ctx)
+    blocks, heads = ctx.block_params()
     budget = target_params(ctx, state)
     spec, cost, how = search_tree(ctx.tasks, 1.0 - affinity, blocks, heads, budget)
     seconds = time.perf_counter() - begin

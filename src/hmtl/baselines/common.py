@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 
 from ..errors import HmtlError
-from ..models import TreeSpec
-from ..models.backbones import get_backbone
 from ..search.context import Context
 
 
@@ -19,14 +17,6 @@ def target_params(ctx: Context, state) -> int:
         raise HmtlError("baselines need the hierarchical model's size: train the final tree "
                         "or set baselines.target_params")
     return int(state.final_records[0].params)
-
-
-def block_and_head_params(ctx: Context) -> tuple[list[int], int]:
-    """Params of one instance of each block, and of all heads together: a tree's size is
-    Σ_d groups_d · block_d + heads (method.md)."""
-    b = get_backbone(ctx.cfg.model, ctx.data.x.shape[1], ctx.data.frames)
-    blocks = [b.block_params(d) for d in range(1, ctx.depth + 1)]
-    return blocks, ctx.cost(TreeSpec.flat(ctx.tasks, ctx.depth))[0] - sum(blocks)
 
 
 def group_counts(tasks: int, depth: int):

@@ -17,7 +17,7 @@ from ..records import MethodResult
 from ..results import pooled_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
-from .common import block_and_head_params, counts_params, group_counts, target_params
+from .common import counts_params, group_counts, target_params
 
 TOLERANCE = 0.03
 TRIES = 20
@@ -78,7 +78,7 @@ def draw_trees(tasks: list[str], blocks: list[int], heads: int, target: int,
 @register_method("random_tree")
 def random_trees(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
-    blocks, heads = block_and_head_params(ctx)
+    blocks, heads = ctx.block_params()
     trees = draw_trees(ctx.tasks, blocks, heads, target, ctx.cfg.baselines.random_draws)
     records, draws = [], []
     for i, spec in enumerate(trees):

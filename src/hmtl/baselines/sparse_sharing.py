@@ -28,7 +28,7 @@ from ..training.batches import train_batches
 from ..training.device import autocast, on_device, resolve_device, seed_everything
 from ..training.fit import fit
 from ..training.job import TrainJob
-from ..training.multitask import TaskSet
+from ..training.multitask import TaskSet, measured_splits
 from ..training.optim import make_optimizer, make_schedule
 from .masks import (Masks, alive_count, apply_masks, apply_task_masks, originals, plain_state,
                     tensors_hash)
@@ -142,7 +142,7 @@ class SparseTrainee:
 
     def validate(self) -> list[float]:
         self.ss.model.eval()
-        return [self.score(self.evaluate("val"))]
+        return [self.score(self.evaluate("select"))]
 
     def snapshot(self, member: int) -> dict:
         return copy.deepcopy(self.ss.model.state_dict())
@@ -177,9 +177,10 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[TrainR
     generator = torch.Generator(device=device)
     generator.manual_seed(job.seed + 1)
 
-    def evaluate(split: str) -> dict:
-        index = data.indices(split).to(device)
-        return {t: one[t].evaluate(ss.view(t), x, ys[t], vs[t], index, data.frames, split)[t]
+    clips = measured_splits(data, job.train.selection, device)
+
+    def evaluate(role: str) -> dict:
+        return {t: one[t].evaluate(ss.view(t), x, ys[t], vs[t], clips[role], data.frames, role)[t]
                 for t in tasks}
 
     def score(val: dict) -> float:
@@ -195,6 +196,7 @@ def train_sparse_sharing(job: "SparseSharingJob", data: Dataset) -> tuple[TrainR
     params, _ = cost = model.cost()
     kept, covered = union_size(masks)
     record = job.record(cost, evaluate("val"), evaluate("test"), result, seconds, str(device),
+                        select=evaluate("select") if job.train.selection == "half" else None,
                         nonzero_params=params - covered + kept,
                         extra={"masks": {t: alive_count(m) for t, m in masks.items()}, "union": kept})
     return record, ss.union_state()

@@ -180,6 +180,10 @@ class TrainConfig:
     step_gamma: float = _help("step schedule: decay factor", default=0.3)
     patience: int = _help("early stopping: epochs without a better validation score", default=10)
     grad_clip: float = _help("gradient norm clip (0: off)", default=5.0)
+    selection: Literal["half", "all"] = _help(
+        "validation clips that pick a training's best epoch: half of them (the other half then "
+        "measures every drop without that selection's bias), or all (the same clips pick the "
+        "epoch and measure it)", default="half")
     device: str = _help("cpu, cuda, cuda:N or auto", default="cpu")
     precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",
                                                default="fp32")
@@ -208,8 +212,10 @@ class SearchConfig:
     seeds: int = _help("seeds r per model (stage 1, sweep, final)", default=3)
     tolerance: float = _help("compatibility tolerance τ on the validation metric (0.01 = 1 point)",
                              default=0.01)
-    noise_z: float = _help("noise-aware rule: τ + z·σ with σ the stage-1 seed spread (0: off)",
-                           default=0.0)
+    noise_z: float = _help(
+        "noise-aware rule: a task is incompatible only when its drop exceeds τ + z·SE, SE the "
+        "standard error of its seed-paired drop over seeds and decision clips (0: τ alone)",
+        default=1.0)
     sweep: Literal["upward", "binary", "exhaustive"] = _help(
         "order of a pair's depths: upward with early exit at the first incompatible depth, "
         "binary search for the compatibility depth (both exact if compatibility is a prefix "
@@ -223,8 +229,13 @@ class SearchConfig:
         "stage-1 representations after that block are most alike (Spearman affinity of their "
         "dissimilarity matrices over baselines.rsa_clips validation clips); the others are taken "
         "as incompatible there without training (null: off)", default=None)
-    budget_params: int | None = _help("merge further until the tree has at most this many params",
-                                      default=None)
+    budget_params: int | None = _help(
+        "instead of the tolerance's tree, train the tree of lowest predicted drop with at most "
+        "this many params (predicted from stage 2's per-depth pair drops)", default=None)
+    budgets: list[float] = _help(
+        "also train, for each budget, the tree of lowest predicted drop within it: a value <= 1 "
+        "is a fraction of the independent set's params (0.44: 56 % fewer), above 1 a number of "
+        "params; one sweep serves them all", default_factory=list)
     repair_rounds: int = _help("times a task that drops too much is detached one depth earlier",
                                default=0)
     final_tolerance: float | None = _help("drop allowed in the final tree before repair "
@@ -241,6 +252,8 @@ class SearchConfig:
             raise HmtlError(f"{where}.final_tolerance: must be >= 0, got {self.final_tolerance}")
         if self.budget_params is not None and self.budget_params < 1:
             raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
+        if any(b <= 0 for b in self.budgets):
+            raise HmtlError(f"{where}.budgets: every budget must be > 0, got {self.budgets}")
         if self.warm_epochs is not None and self.warm_epochs < 1:
             raise HmtlError(f"{where}.warm_epochs: must be >= 1, got {self.warm_epochs}")
         if self.prescreen is not None and not 0 < self.prescreen <= 1:

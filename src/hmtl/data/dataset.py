@@ -4,6 +4,7 @@ these arrays (memory-mapped when large) instead of touching audio."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,21 @@ class Dataset:
 
     def indices(self, split: str) -> torch.Tensor:
         return torch.nonzero(self.split == SPLITS.index(split)).flatten()
+
+    def val_halves(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The validation clips in two halves, (selection, decision), each in dataset order: the
+        first picks a training's best epoch, the second measures it without that selection's
+        bias. Balanced on the first task's classes and the same for every training of the run
+        (the shuffle is seeded by the dataset's fingerprint)."""
+        val = self.indices("val")
+        gen = torch.Generator().manual_seed(int(hashlib.sha256(self.key.encode()).hexdigest()[:8], 16))
+        order = val[torch.randperm(len(val), generator=gen)]
+        labels = self.y[order, 0]
+        first = torch.zeros(len(order), dtype=torch.bool)
+        for c in torch.unique(labels):                    # alternate within each class
+            rows = torch.nonzero(labels == c).flatten()
+            first[rows[0::2]] = True
+        return torch.sort(order[first]).values, torch.sort(order[~first]).values
 
     def type_of(self, task: str):
         return task_type(self.types.get(task, "classification"))

@@ -8,7 +8,6 @@ from html import escape
 from . import plots
 from .load import RunInfo
 from .metrics import fixed, metric
-from .synergy import (DEFAULT_TOLERANCE)
 
 FIXED_COLORS = {"independent": "#475569", "hierarchical": "#2563eb", "flat": "#dc2626"}
 
@@ -70,7 +69,11 @@ def table(head: list[str] | None, rows: list[list], cls: str = "",
             f'<tbody>{"".join(trs)}</tbody></table></div>')
 
 
+DEFAULT_TOLERANCE = 0.01        # for colour scales of runs whose config.yaml is not there
+
+
 def tolerance(info: RunInfo) -> float:
+    """The run's search.tolerance: the scale of its drop colours (decisions are stored)."""
     t = ((info.config or {}).get("search") or {}).get("tolerance")
     return float(t) if isinstance(t, (int, float)) else DEFAULT_TOLERANCE
 

@@ -9,7 +9,7 @@ from . import plots
 from .load import RunInfo
 from .format import drop_kinds, pm, regression_tasks, section, table, tolerance
 from .metrics import fixed
-from .synergy import (Cell, compatibility_depth, depth_matrix,
+from .synergy import (Cell, compatibility_depth, depth_compatible, depth_matrix,
                       depths_measured, drop_matrix, synergy_matrix)
 
 
@@ -47,7 +47,7 @@ def synergy_section(info: RunInfo) -> str:
                        'stage 2 has run.</p>')
     default_tol = tolerance(info)
     ks = sorted(set(depths_measured(compat)) | set(range(1, (info.depth or 0) + 1)))
-    mats = {k: drop_matrix(tasks, compat, k, default_tol) for k in ks}
+    mats = {k: drop_matrix(tasks, compat, k) for k in ks}
     # a regression task's drops (MAE, in its label's unit) get their own colour scale on their
     # row: on the points scale of the others they would be meaningless (and saturate it)
     own = _own_unit_rows(info, compat, mats)
@@ -75,7 +75,7 @@ def synergy_section(info: RunInfo) -> str:
         legend = _legend(plots.DROP_CMAP, f"−{vmax:.1f}", f"+{vmax:.1f} pts",
                          "better when shared", "worse when shared")
     L = info.depth or max(ks)
-    kmat = depth_matrix(tasks, compat, default_tol)
+    kmat = depth_matrix(tasks, compat)
     smat = synergy_matrix(tasks, compat)
     if own:     # −(drop_i + drop_j)/2 of points and a label's unit has no unit: not drawn
         smat = [[Cell("mixed", reason="mixed units") if c.kind == "value"
@@ -107,7 +107,8 @@ def synergy_section(info: RunInfo) -> str:
                          'has none; the pair table below shows the value results.json stores.')
     body = (
         '<h3>Drop per shared depth</h3>'
-        f'<p>{what}<b>Framed bold</b> values exceed that task\'s tolerance; hatched '
+        f'<p>{what}<b>Framed bold</b> values are where the rule found the task incompatible (its '
+        'drop above its tolerance plus z standard errors, and at least one clip); hatched '
         '<span class="tag skip">skip</span> cells were never trained (the pair was already '
         'incompatible at a shallower depth); <span class="tag na">n/a</span> marks pairs not in '
         'results.json.</p>' + legend +
@@ -117,7 +118,7 @@ def synergy_section(info: RunInfo) -> str:
         f'(0 … {L}); '
         f'stage 3 clusters tasks with distance L − K. {synergy_text}</p>'
         f'<div class="grid"><figure class="panel">{k_svg}</figure>'
-        f'<figure class="panel">{s_svg}</figure></div>' + _pair_table(info, default_tol))
+        f'<figure class="panel">{s_svg}</figure></div>' + _pair_table(info))
     return section("synergy", "Stage 2: pairwise synergy", body)
 
 
@@ -131,7 +132,7 @@ def _pair_drop(info: RunInfo, task: str, d, std) -> str:
             (f' <span class="unit">{unit}</span>' if d is not None else ""))
 
 
-def _pair_table(info: RunInfo, default_tol: float) -> str:
+def _pair_table(info: RunInfo) -> str:
     rows = []
     own = set(regression_tasks(info))
     for c in info.compatibility:
@@ -144,19 +145,19 @@ def _pair_table(info: RunInfo, default_tol: float) -> str:
                 syn = (c.get("synergy") or {}).get(k)
                 syn = -sum(d.values()) / len(d) if syn is None and d else syn
                 cells = [_pair_drop(info, t, d.get(t), std.get(k, {}).get(t)) for t in (a, b)]
-                ok = all(d[t] <= (c.get("tolerance") or {}).get(t, default_tol) + 1e-12 for t in d)
+                ok = depth_compatible(c, k)
                 if syn is None:
                     syn_text = "—"
                 elif own & {a, b}:
                     syn_text = f'<span class="muted">{syn:+.3f} (mixed units)</span>'
                 else:
                     syn_text = fixed(100 * syn, sign=True)
-                cells += [syn_text,
+                cells += [syn_text, "—" if ok is None else
                           '<span class="ok">yes</span>' if ok else '<span class="bad">no</span>']
             else:
                 cells = [(f'<span class="muted">{escape(skipped[k])}</span>', 4)]
             rows.append([f"{escape(a)} + {escape(b)}", k] + cells +
-                        [str(compatibility_depth(c, default_tol))])
+                        [str(compatibility_depth(c))])
     first = "drop of first" if info.mixed else "drop of first (pts)"
     head = ["pair", "k", first, "drop of second", "synergy", "compatible", "K"]
     return ('<details><summary>All pair measurements</summary>' +

@@ -1,6 +1,7 @@
 """The stage-2 measurements as task × task matrices, one cell per ordered pair, before any
 drawing: per depth k the drop of the row task when it shares k blocks with the column task, and
-the compatibility depth K of every pair.
+the compatibility depth K of every pair. Decisions are read from results.json (the rule that
+took them is search/compatibility.py's), never recomputed here.
 
 A cell is one of: a measured value, "skipped" (the pair model was never trained, with the reason),
 "missing" (the pair is not in results.json at all) or the diagonal."""
@@ -9,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_TOLERANCE = 0.01
-
-
 @dataclass
 class Cell:
     kind: str                    # value | skipped | missing | self
     value: float | None = None   # drop (fraction) or K
     std: float | None = None
-    over: bool = False           # drop above the row task's tolerance
+    over: bool = False           # the rule found the row task incompatible there
     reason: str = ""
 
 
@@ -29,12 +27,18 @@ def _pairs(compat: list[dict]) -> dict[tuple[str, str], dict]:
     return out
 
 
-def _tolerance(c: dict, task: str, default: float) -> float:
-    return float((c.get("tolerance") or {}).get(task, default))
+def decision(c: dict, k, task: str) -> dict | None:
+    """The rule's stored decision for a task of a pair at depth k (None: not stored)."""
+    return ((c.get("decisions") or {}).get(str(k)) or {}).get(task)
 
 
-def drop_matrix(tasks: list[str], compat: list[dict], k: int,
-                default_tol: float = DEFAULT_TOLERANCE) -> list[list[Cell]]:
+def depth_compatible(c: dict, k) -> bool | None:
+    """Both tasks compatible at depth k, as decided (None: no decision stored)."""
+    found = [decision(c, k, t) for t in c["tasks"]]
+    return None if any(d is None for d in found) else all(d["compatible"] for d in found)
+
+
+def drop_matrix(tasks: list[str], compat: list[dict], k: int) -> list[list[Cell]]:
     pairs = _pairs(compat)
     rows = []
     for a in tasks:
@@ -48,7 +52,8 @@ def drop_matrix(tasks: list[str], compat: list[dict], k: int,
             elif str(k) in (c.get("drops") or {}) and a in c["drops"][str(k)]:
                 d = float(c["drops"][str(k)][a])
                 std = (c.get("drop_std") or {}).get(str(k), {}).get(a)
-                row.append(Cell("value", d, std, d > _tolerance(c, a, default_tol) + 1e-12))
+                verdict = decision(c, k, a)
+                row.append(Cell("value", d, std, verdict is not None and not verdict["compatible"]))
             else:
                 why = (c.get("skipped") or {}).get(str(k)) or "not trained"
                 row.append(Cell("skipped", reason=why))
@@ -56,17 +61,9 @@ def drop_matrix(tasks: list[str], compat: list[dict], k: int,
     return rows
 
 
-def compatibility_depth(c: dict, default_tol: float = DEFAULT_TOLERANCE) -> int:
-    """K as stored, else recomputed: the largest k compatible at every depth <= k."""
-    if isinstance(c.get("depth"), int):
-        return c["depth"]
-    k = 0
-    for key in sorted((c.get("drops") or {}), key=int):
-        if int(key) != k + 1 or any(v > _tolerance(c, t, default_tol)
-                                    for t, v in c["drops"][key].items()):
-            break
-        k += 1
-    return k
+def compatibility_depth(c: dict) -> int:
+    """K as stage 2 stored it."""
+    return int(c.get("depth") or 0)
 
 
 def mean_synergy(c: dict) -> float | None:
@@ -76,12 +73,11 @@ def mean_synergy(c: dict) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def depth_matrix(tasks: list[str], compat: list[dict],
-                 default_tol: float = DEFAULT_TOLERANCE) -> list[list[Cell]]:
+def depth_matrix(tasks: list[str], compat: list[dict]) -> list[list[Cell]]:
     pairs = _pairs(compat)
     return [[Cell("self") if a == b else
              Cell("missing", reason="pair not measured") if (a, b) not in pairs else
-             Cell("value", float(compatibility_depth(pairs[(a, b)], default_tol)))
+             Cell("value", float(compatibility_depth(pairs[(a, b)])))
              for b in tasks] for a in tasks]
 
 

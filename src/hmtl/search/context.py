@@ -68,9 +68,9 @@ class Context:
     def head_sizes(self, spec: TreeSpec) -> dict[str, int]:
         return {t: self.data.head_size(t) for t in spec.tasks}
 
-    def tolerance(self, task: str, spread: float = 0.0) -> float:
-        """τ for a task: its own or the search default, widened by z·σ when noise-aware."""
-        own = next(t.tolerance for t in self.cfg.data.tasks if t.name == task)
-        base = self.cfg.search.tolerance if own is None else own
-        return base + self.cfg.search.noise_z * spread
-
+    def block_params(self) -> tuple[list[int], int]:
+        """Params of one instance of each block, and of all heads together: a tree's size is
+        Σ_d groups_d · block_d + heads (method.md)."""
+        b = get_backbone(self.cfg.model, self.data.x.shape[1], self.data.frames)
+        blocks = [b.block_params(d) for d in range(1, self.depth + 1)]
+        return blocks, self.cost(TreeSpec.flat(self.tasks, self.depth))[0] - sum(blocks)

@@ -1,10 +1,13 @@
-"""The final tree: trained with every seed and, with search.repair_rounds, repaired: a task that
-drops more than its tolerance is detached one depth earlier and the tree trained again."""
+"""The final tree: trained with every seed and, with search.repair_rounds, repaired: a task the
+compatibility rule finds incompatible with its tree (search.final_tolerance, if set, replaces
+search.tolerance for tasks measured in fractions) is detached one depth earlier and the tree
+trained again."""
 
 from __future__ import annotations
 
+from ..metrics import metric_spec
 from ..utils.progress import say
-from ..utils.stats import mean_std
+from .compatibility import Rule
 from .context import Context
 from .methods import SearchState
 from .stage3 import detach
@@ -13,23 +16,20 @@ from .stage3 import detach
 def train_final(ctx: Context, state: SearchState) -> None:
     """Train the tree (r seeds); with repair, detach tasks that drop too much and retrain."""
     spec = state.tree
-    final_tol = ctx.cfg.search.final_tolerance
+    rule = Rule(ctx.cfg, state.stage1, final=True)
     for round_ in range(ctx.cfg.search.repair_rounds + 1):
         records = ctx.run(ctx.jobs(spec, "hierarchical" if round_ == 0 else f"repair {round_}"),
                           desc="final tree")
         state.tree, state.final_records = spec, records
         if round_ == ctx.cfg.search.repair_rounds:
             break
-        too_much = []
-        for t in ctx.tasks:
-            d = mean_std([state.stage1.drop(t, r.val[t]) for r in records])[0]
-            tol = ctx.tolerance(t, state.stage1.spread(t)) if final_tol is None else final_tol
-            if d > tol and spec.shared_depth_of(t) > 0:
-                too_much.append((t, d))
+        verdicts = {t: rule.judge(t, records) for t in ctx.tasks if spec.shared_depth_of(t) > 0}
+        too_much = {t: v for t, v in verdicts.items() if not v.compatible}
         if not too_much:
             break
-        for t, d in too_much:
+        for t, v in too_much.items():
             spec = detach(spec, t)
-            state.notes.append(f"repair {round_ + 1}: {t} dropped {100 * d:.1f} pts on validation; "
-                               f"it now shares one block fewer")
+            unit = 100.0 if metric_spec(state.stage1.metric(t)).fraction else 1.0
+            state.notes.append(f"repair {round_ + 1}: {t} dropped {unit * v.drop:.2f} on validation "
+                               f"(threshold {unit * v.threshold:.2f}); it now shares one block fewer")
             say(state.notes[-1])

@@ -10,6 +10,7 @@ from typing import Callable
 from ..models import TreeSpec
 from ..records import MethodResult, TrainRecord
 from ..results import independent_method, tree_method
+from .budget import DropPredictor
 from .context import Context
 from .stage1 import Stage1
 from .stage2 import PairOutcome
@@ -22,6 +23,7 @@ class SearchState:
     tree: TreeSpec | None = None
     final_records: list[TrainRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    predictor: DropPredictor | None = None          # drops of any tree, from stage 2's
 
 
 MethodFn = Callable[[Context, SearchState], MethodResult]

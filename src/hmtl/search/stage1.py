@@ -28,10 +28,11 @@ class Stage1:
         """Seed-to-seed standard deviation of that validation value."""
         return mean_std([r.value(task) for r in self.records[task]])[1]
 
-    def drop(self, task: str, val_metrics: dict) -> float:
-        """Drop of a model's validation metrics against a_t (positive = worse)."""
-        m = self.metric(task)
-        return drop(self.reference(task), val_metrics[m], m)
+    def drop(self, task: str, record: TrainRecord) -> float:
+        """Seed-paired drop of another model's validation metric against this seed's isolated
+        model (positive = worse)."""
+        ref = next(r for r in self.records[task] if r.seed == record.seed)
+        return drop(ref.value(task), record.value(task), self.metric(task))
 
 
 def run_stage1(ctx: Context) -> Stage1:

@@ -6,7 +6,8 @@ are within tolerance; its compatibility depth K is the largest k compatible at e
 With early exit, depths are swept upwards in waves and a pair stops at its first incompatible
 depth: the deeper models are never trained, and the record says so and why. With RSA
 pre-screening (search.prescreen), a depth whose pair is among the least alike in the stage-1
-models' representations is taken as incompatible without training, and the record says that."""
+models' representations is taken as incompatible without training, and the record says that.
+The decisions themselves are compatibility.py's."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from ..models import TreeSpec
-from ..metrics import metric_spec
 from ..utils.stats import mean_std
+from .compatibility import Rule, Verdict, compatibility_depth
 from .context import Context
 from .stage1 import Stage1
 
@@ -23,13 +24,14 @@ from .stage1 import Stage1
 @dataclass
 class DepthOutcome:
     trained: bool
-    drops: dict[str, float] = field(default_factory=dict)        # mean over seeds (val)
-    drop_std: dict[str, float] = field(default_factory=dict)
+    drops: dict[str, float] = field(default_factory=dict)        # mean seed-paired drop (val)
+    drop_std: dict[str, float] = field(default_factory=dict)     # spread of the paired drops
     synergy: float | None = None                                  # −(drop_a + drop_b)/2
     compatible: bool | None = None
     skipped: str | None = None                                    # why it was not trained
     prescreened: bool = False                                     # skipped by RSA pre-screening
     seconds: float = 0.0                                          # training time, all seeds
+    verdicts: dict[str, Verdict] = field(default_factory=dict)   # the rule's, per task
 
 
 @dataclass
@@ -40,13 +42,7 @@ class PairOutcome:
 
     @property
     def compatibility_depth(self) -> int:
-        k = 0
-        for d in sorted(self.depths):
-            if self.depths[d].compatible:
-                k = d
-            else:
-                break
-        return k
+        return compatibility_depth({k: o.compatible for k, o in self.depths.items()})
 
     @property
     def trained_depths(self) -> list[int]:
@@ -57,13 +53,6 @@ class PairOutcome:
         values = [o.synergy for o in self.depths.values() if o.trained]
         return sum(values) / len(values) if values else 0.0
 
-    def predicted_drop(self, d: int) -> float:
-        """Worse of the two drops at depth d; an untrained depth takes the deepest measured one
-        (sharing more is assumed to cost at least as much)."""
-        trained = [k for k, o in self.depths.items() if o.trained and k <= d]
-        k = max(trained) if trained else min(k for k, o in self.depths.items() if o.trained)
-        return max(self.depths[k].drops.values())
-
     def to_json(self) -> dict:
         return {
             "tasks": list(self.tasks), "depth": self.compatibility_depth,
@@ -71,6 +60,8 @@ class PairOutcome:
             "drop_std": {str(k): o.drop_std for k, o in sorted(self.depths.items()) if o.trained},
             "synergy": {str(k): o.synergy for k, o in sorted(self.depths.items()) if o.trained},
             "tolerance": self.tolerances,
+            "decisions": {str(k): {t: v.to_json() for t, v in o.verdicts.items()}
+                          for k, o in sorted(self.depths.items()) if o.trained},
             "skipped": {str(k): o.skipped for k, o in sorted(self.depths.items()) if not o.trained},
         }
 
@@ -129,7 +120,8 @@ class _Sweep:
 def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
     L = ctx.depth
     pairs = list(itertools.combinations(ctx.tasks, 2))
-    outcomes = {p: PairOutcome(p, {}, {t: ctx.tolerance(t, s1.spread(t)) for t in p}) for p in pairs}
+    rule = Rule(ctx.cfg, s1)
+    outcomes = {p: PairOutcome(p, {}, {t: rule.tolerance(t) for t in p}) for p in pairs}
     kind = ctx.cfg.search.sweep
     sweeps = {p: _Sweep(kind, L) for p in pairs}
     screened = prescreen(ctx, pairs) if ctx.cfg.search.prescreen is not None else {}
@@ -161,10 +153,11 @@ def run_stage2(ctx: Context, s1: Stage1) -> list[PairOutcome]:
             recs = records[i * n:(i + 1) * n]
             outcome = DepthOutcome(trained=True, seconds=sum(r.seconds for r in recs))
             for t in p:
-                ds = [s1.drop(t, r.val[t]) for r in recs]
-                outcome.drops[t], outcome.drop_std[t] = mean_std(ds)
-            outcome.synergy = -sum(_comparable(ctx, s1, t, outcome.drops[t]) for t in p) / 2
-            outcome.compatible = all(outcome.drops[t] <= outcomes[p].tolerances[t] for t in p)
+                outcome.verdicts[t] = verdict = rule.judge(t, recs)
+                outcome.drops[t] = verdict.drop
+                outcome.drop_std[t] = mean_std([s1.drop(t, r) for r in recs])[1]
+            outcome.synergy = -sum(rule.comparable(t, outcome.drops[t]) for t in p) / 2
+            outcome.compatible = all(v.compatible for v in outcome.verdicts.values())
             outcomes[p].depths[k] = outcome
         for p, k in todo:                       # after the whole wave: exhaustive has no order
             sweeps[p].update(k, outcomes[p].depths[k].compatible)
@@ -195,15 +188,6 @@ def prescreen(ctx: Context, pairs: list[tuple[str, str]]) -> dict[tuple, str]:
             out[p, k] = (f"{PRESCREEN}: affinity {score[p]:.2f} after block {k}, below the "
                          f"{keep} most alike pairs' {cut:.2f}: taken as incompatible, not trained")
     return out
-
-
-def _comparable(ctx: Context, s1: Stage1, task: str, value: float) -> float:
-    """A drop in accuracy/EER points as is; a regression's drop (in the label's unit) rescaled
-    by search.tolerance / the task's tolerance, so that synergy adds like with like."""
-    if metric_spec(s1.metric(task)).fraction:
-        return value
-    own = next(t.tolerance for t in ctx.cfg.data.tasks if t.name == task)
-    return value * ctx.cfg.search.tolerance / own if own else value
 
 
 def pair_job(ctx: Context, s1: Stage1, a: str, b: str, k: int, seed: int):

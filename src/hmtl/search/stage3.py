@@ -3,16 +3,13 @@
 Complete-linkage agglomerative clustering with distance L − K(i, j). Cutting the dendrogram at
 height L − d gives the partition at depth d: every pair inside one group at depth d has K ≥ d,
 so no measured pairwise limit is exceeded, and the partitions nest by construction. Ties are
-broken by higher mean synergy, then by task order. Optional: a parameter budget (merge further,
-cheapest predicted drop first) and repair (detach a task that drops too much one depth earlier).
-"""
+broken by higher mean synergy, then by task order. Repair detaches a task that drops too much
+one depth earlier (final.py); trees for parameter budgets come from budget.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
-from ..errors import HmtlError
 from ..models import TreeSpec
 from .stage2 import PairOutcome
 
@@ -67,43 +64,6 @@ def tree_from_pairs(tasks: list[str], depth: int, pairs: list[PairOutcome]) -> T
     if len(tasks) == 1:
         return TreeSpec.single(tasks[0], depth)
     return cut(tasks, depth, complete_linkage(tasks, depth, K, syn))
-
-
-def merge_groups(spec: TreeSpec, d: int, g1: int, g2: int) -> TreeSpec:
-    """Share depth d between two groups that already share depth d − 1."""
-    parts = [list(p) for p in spec.partitions]
-    a, b = parts[d - 1][g1], parts[d - 1][g2]
-    parts[d - 1] = [g for i, g in enumerate(parts[d - 1]) if i not in (g1, g2)] + [a + b]
-    return TreeSpec(spec.tasks, tuple(tuple(p) for p in parts))
-
-
-def fit_budget(spec: TreeSpec, budget: int, params: Callable[[TreeSpec], int],
-               pairs: list[PairOutcome]) -> tuple[TreeSpec, list[str]]:
-    """Merge further until params ≤ budget, each time the merge with the lowest predicted drop
-    (the worst measured drop among the task pairs it would newly share)."""
-    by_pair = {frozenset(p.tasks): p for p in pairs}
-    notes = []
-    while params(spec) > budget:
-        best = None
-        for d in range(1, spec.depth + 1):
-            groups = spec.groups(d)
-            for i in range(len(groups)):
-                for j in range(i + 1, len(groups)):
-                    if d > 1 and spec.parent(d, i) != spec.parent(d, j):
-                        continue
-                    cost = max(by_pair[frozenset((a, b))].predicted_drop(d)
-                               for a in groups[i] for b in groups[j])
-                    if best is None or (cost, d, i, j) < best:
-                        best = (cost, d, i, j)
-        if best is None:
-            raise HmtlError(f"search.budget_params={budget}: even the flat model has "
-                            f"{params(spec)} parameters")
-        cost, d, i, j = best
-        groups = spec.groups(d)
-        notes.append(f"budget: share block {d} between {'+'.join(groups[i])} and "
-                     f"{'+'.join(groups[j])} (predicted drop {cost:.3f})")
-        spec = merge_groups(spec, d, i, j)
-    return spec, notes
 
 
 def detach(spec: TreeSpec, task: str) -> TreeSpec:

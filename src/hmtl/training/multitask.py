@@ -87,7 +87,9 @@ class TaskSet:
 
     def metrics(self, outs: dict[str, torch.Tensor], y: torch.Tensor, v: torch.Tensor | None,
                 index: torch.Tensor, split: str) -> dict[str, dict[str, float]]:
-        """Metrics per task from the heads' outputs for the clips of `index` (on the CPU)."""
+        """Metrics per task from the heads' outputs for the clips of `index` (on the CPU);
+        `split` names the clips' split ("select" is part of validation)."""
+        split = "test" if split == "test" else "val"          # whose verification trials
         labels = y[index].cpu().numpy()
         values = v[index].cpu().numpy() if v is not None else None
         rows = index.cpu().numpy()
@@ -103,6 +105,18 @@ class TaskSet:
                                      values[mask, j] if values is not None else None,
                                      self.infos[j], None)
         return out
+
+
+def measured_splits(data, selection: str, device) -> dict[str, torch.Tensor]:
+    """The clips of each role: "select" picks the best epoch, "val" measures the model (every
+    drop and decision), "test" reports it. With selection "all" the first two are the whole
+    validation split, as before that option."""
+    if selection == "half":
+        select, decide = data.val_halves()
+    else:
+        select = decide = data.indices("val")
+    return {"select": select.to(device), "val": decide.to(device),
+            "test": data.indices("test").to(device)}
 
 
 def _local_trials(trials: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:

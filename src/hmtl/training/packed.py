@@ -30,7 +30,7 @@ from .device import autocast, on_device, resolve_device, seed_everything
 from .fit import fit
 from .graphs import GraphedStep
 from .job import HOW_IT_RUNS, TrainJob
-from .multitask import MultiTaskLoss, TaskSet
+from .multitask import MultiTaskLoss, TaskSet, measured_splits
 from .optim import make_optimizer, make_schedule
 from .packing import pack_tree, unpack_tree
 
@@ -114,6 +114,7 @@ class PackedTrainee:
         self.x, self.y_all, v_all = on_device(data, device)
         y_all = self.y_all
         train_mask = (data.split == 0).to(device)
+        self.clips = measured_splits(data, cfg.selection, device)
         self.members: list[Member] = []
         for job in jobs:
             taskset = TaskSet(data, list(job.spec.tasks), dict(job.weights))
@@ -196,9 +197,10 @@ class PackedTrainee:
 
     # ------------------------------------------------------------------ measuring
     @torch.no_grad()
-    def evaluate(self, split: str) -> list[SplitMetrics]:
-        """Every member's metrics on a split, from one pass of the packed network."""
-        index = self.data.indices(split).to(self.device)
+    def evaluate(self, role: str) -> list[SplitMetrics]:
+        """Every member's metrics on the clips of a role (measured_splits), from one pass of
+        the packed network."""
+        index = self.clips[role]
         self.packed.eval()
         parts: dict[str, list[torch.Tensor]] = {}
         for xb in eval_batches(self.x, index, self.data.frames):
@@ -207,11 +209,12 @@ class PackedTrainee:
             for slot, o in out.items():
                 parts.setdefault(slot, []).append(o.float().cpu())
         out = {slot: torch.cat(p) for slot, p in parts.items()}
-        return [m.taskset.metrics(m.outputs(out, i), m.y, m.v, index, split)
+        return [m.taskset.metrics(m.outputs(out, i), m.y, m.v, index, role)
                 for i, m in enumerate(self.members)]
 
     def validate(self) -> list[float]:
-        return [m.taskset.score(metrics) for m, metrics in zip(self.members, self.evaluate("val"))]
+        return [m.taskset.score(metrics)
+                for m, metrics in zip(self.members, self.evaluate("select"))]
 
     # ------------------------------------------------------------------ weights
     def models(self) -> list[TreeModel]:
@@ -238,11 +241,16 @@ def train_packed(jobs: list[TrainJob], data: Dataset,
     results = fit(trainee, trainee.cfg)
     seconds = (time.perf_counter() - start) / len(jobs)
     out = []
+    half = trainee.cfg.selection == "half"
     for m, model, result in zip(trainee.members, trainee.models(), results):
         model.to(trainee.device).eval()
-        val, test = (m.taskset.evaluate(model, trainee.x, m.y, m.v, data.indices(s).to(trainee.device),
-                                        data.frames, s) for s in ("val", "test"))
-        record = m.job.record(model.cost(), val, test, result, seconds, str(trainee.device),
+
+        def measure(role: str) -> SplitMetrics:
+            return m.taskset.evaluate(model, trainee.x, m.y, m.v, trainee.clips[role],
+                                      data.frames, role)
+
+        record = m.job.record(model.cost(), measure("val"), measure("test"), result, seconds,
+                              str(trainee.device), select=measure("select") if half else None,
                               packed=len(jobs), cuda_graphs=trainee.step.replays > 0)
         out.append((record, {n: v.detach().cpu() for n, v in model.state_dict().items()}))
     return out

@@ -21,7 +21,7 @@ from ..utils.progress import bar, epoch_bars_wanted
 from .batches import train_batches
 from .device import Autocast, on_device, resolve_device, seed_everything
 from .fit import OnEpoch, fit
-from .multitask import TaskSet
+from .multitask import TaskSet, measured_splits
 from .optim import make_optimizer, make_schedule
 
 if TYPE_CHECKING:
@@ -91,8 +91,7 @@ def train_job(job: "TrainJob", data: Dataset, on_epoch: OnEpoch | None = None, i
     y = y_all[:, taskset.cols]
     v = v_all[:, taskset.cols] if (v_all is not None and taskset.needs_values) else None
     train_idx = data.indices("train").to(device)
-    val_idx = data.indices("val").to(device)
-    test_idx = data.indices("test").to(device)
+    clips = measured_splits(data, job.train.selection, device)
     # a clip none of the job's tasks label teaches it nothing
     train_idx = train_idx[(y[train_idx] >= 0).any(dim=1)]
 
@@ -109,8 +108,11 @@ def train_job(job: "TrainJob", data: Dataset, on_epoch: OnEpoch | None = None, i
     generator.manual_seed(job.seed + 1)
     loss_fn = taskset.loss(aux if len(aux) else None)
 
+    def measure(m, role: str) -> dict:
+        return taskset.evaluate(m, x, y, v, clips[role], data.frames, role)
+
     def score(m):
-        return taskset.score(taskset.evaluate(m, x, y, v, val_idx, data.frames, "val"))
+        return taskset.score(measure(m, "select"))
 
     steps = max(1, -(-len(train_idx) // job.train.batch_size))
     epoch_bar = None
@@ -131,8 +133,7 @@ def train_job(job: "TrainJob", data: Dataset, on_epoch: OnEpoch | None = None, i
     if epoch_bar is not None:
         epoch_bar.close()
     record: TrainRecord = job.record(
-        model.cost(), taskset.evaluate(model, x, y, v, val_idx, data.frames, "val"),
-        taskset.evaluate(model, x, y, v, test_idx, data.frames, "test"), result, seconds,
-        str(device))
+        model.cost(), measure(model, "val"), measure(model, "test"), result, seconds, str(device),
+        select=measure(model, "select") if job.train.selection == "half" else None)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return (record, state, model) if return_model else (record, state)

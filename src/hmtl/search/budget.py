@@ -1,0 +1,200 @@
+"""A tree for every parameter budget, from the one stage-2 sweep.
+
+The predictor: task t sharing its first k blocks with task u is predicted to drop δ_t(u, k), the
+drop measured for t in the pair model (t, u) at depth k. Depths the sweep did not train are
+read off the measured ones: piecewise linear through (0, 0) and every trained depth, and beyond
+the deepest trained depth growing with the last segment's slope (never shrinking): sharing more
+is not assumed to cost less than what was measured. A pair with no trained depth at all
+(pre-screened) is predicted to drop UNKNOWN at any depth, so a budget tree avoids sharing it
+unless nothing else fits. In a tree, a task's predicted drop is its worst pairwise drop over the
+tasks it shares blocks with (0 alone), and the tree's predicted drop is the mean over tasks (a
+label-unit drop rescaled as synergy is, Rule.comparable).
+
+The search: among every tree within the budget, the lowest predicted drop; ties go to fewer
+params. Every nested chain is scored for up to EXHAUSTIVE_TASKS tasks (44,590 trees for 6 tasks
+and 4 blocks); beyond, a beam over depths. How well the prediction ranks trees is measured,
+not assumed: results.json holds each trained tree's predicted and measured drop, and their rank
+correlation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import HmtlError
+from ..models import TreeSpec
+from ..records import MethodResult
+from ..results import compare, tree_method
+from .affinity import spearman
+from .compatibility import Rule
+from .context import Context
+from .partitions import Partition, chain_params, chains, splits
+from .stage2 import PairOutcome
+
+UNKNOWN = 1.0              # a never-measured pair: 100 points, i.e. "do not share it"
+EXHAUSTIVE_TASKS = 6
+BEAM_WIDTH = 256
+
+
+class DropPredictor:
+    def __init__(self, pairs: list[PairOutcome], rule: Rule):
+        self.rule = rule
+        self.curves: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        for p in pairs:
+            for t, u in (p.tasks, p.tasks[::-1]):
+                self.curves[(t, u)] = sorted((k, o.drops[t]) for k, o in p.depths.items()
+                                             if o.trained)
+
+    def pair_drop(self, task: str, other: str, k: int) -> float:
+        """δ_task(other, k): the task's predicted drop sharing k blocks with `other`."""
+        if k == 0:
+            return 0.0
+        points = self.curves.get((task, other)) or []
+        if not points:
+            return UNKNOWN
+        k0, d0 = 0, 0.0
+        for k1, d1 in points:
+            if k <= k1:                                   # between two measured depths
+                return d0 + (d1 - d0) * (k - k0) / (k1 - k0)
+            k0, d0 = k1, d1
+        (k0, d0), (k1, d1) = ([(0, 0.0)] + points)[-2:]   # beyond the deepest: its last slope
+        return d1 + max(0.0, (d1 - d0) / (k1 - k0)) * (k - k1)
+
+    def task_drops(self, spec: TreeSpec) -> dict[str, float]:
+        """Each task's predicted drop in the tree, in its metric's unit."""
+        out = {}
+        for t in spec.tasks:
+            shared = [self.pair_drop(t, u, spec.shared_depth(t, u)) for u in spec.tasks if u != t
+                      and spec.shared_depth(t, u) > 0]
+            out[t] = max(shared, default=0.0)
+        return out
+
+    def score(self, spec: TreeSpec) -> float:
+        """The tree's predicted mean drop (fractions; label units rescaled)."""
+        drops = self.task_drops(spec)
+        return sum(self.rule.comparable(t, d) for t, d in drops.items()) / len(drops)
+
+
+@dataclass(frozen=True)
+class BudgetTree:
+    budget: int               # params allowed
+    spec: TreeSpec
+    params: int
+    predicted: float          # predicted mean drop
+    how: str                  # "exhaustive over N trees" or "beam W"
+
+
+def best_trees(tasks: list[str], blocks: list[int], heads: int, budgets: list[int],
+               predictor: DropPredictor) -> list[BudgetTree]:
+    """For each budget, the tree with the lowest predicted drop within it (None-free: a budget
+    below the flat model's size raises in `resolve_budgets`)."""
+    tasks_t = tuple(tasks)
+    if len(tasks) <= EXHAUSTIVE_TASKS:
+        scored = []
+        for chain in chains(tasks_t, len(blocks)):
+            spec = TreeSpec(tasks_t, chain)
+            scored.append((predictor.score(spec), chain_params(chain, blocks, heads), chain, spec))
+        how = f"exhaustive over {len(scored)} trees"
+        out = []
+        for b in budgets:
+            fits = [s for s in scored if s[1] <= b]
+            score, params, _, spec = min(fits, key=lambda s: (round(s[0], 12), s[1], s[2]))
+            out.append(BudgetTree(b, spec, params, score, how))
+        return out
+    return [_beam(tasks_t, blocks, heads, b, predictor) for b in budgets]
+
+
+def _beam(tasks: tuple[str, ...], blocks: list[int], heads: int, budget: int,
+          predictor: DropPredictor, width: int = BEAM_WIDTH) -> BudgetTree:
+    """Depth by depth, keep the `width` partial trees of lowest predicted drop that can still be
+    completed within the budget; a partial tree is scored as if its last partition went on to
+    the end (its cheapest completion, which fits whenever any does)."""
+    order = {t: i for i, t in enumerate(tasks)}
+    L = len(blocks)
+    beams: list[tuple[Partition, ...]] = [()]
+    for d in range(L):
+        cands = set()
+        for chain in beams:
+            parent = chain[-1] if chain else (tasks,)
+            level, options = [parent], {parent}
+            while level:                                   # every refinement by repeated splits
+                level = [q for p in level for q in splits(p, order) if q not in options]
+                options.update(level)
+            for q in options:
+                done = chain_params(chain + (q,), blocks[:d + 1], 0)
+                if done + len(q) * sum(blocks[d + 1:]) + heads <= budget:   # completable
+                    cands.add(chain + (q,))
+
+        def partial_score(c):
+            spec = TreeSpec(tasks, c + (c[-1],) * (L - len(c)))
+            return (predictor.score(spec), chain_params(spec.partitions, blocks, heads), c)
+
+        beams = sorted(cands, key=partial_score)[:width]
+        if not beams:
+            raise ValueError(f"no tree fits {budget} params")
+    spec = TreeSpec(tasks, beams[0])
+    return BudgetTree(budget, spec, chain_params(spec.partitions, blocks, heads),
+                      predictor.score(spec), f"beam {width}")
+
+
+def resolve_budgets(values: list[float], independent_params: int, flat_params: int) -> list[int]:
+    """search.budgets in params: a value ≤ 1 is a fraction of the independent set's params,
+    above 1 a number of params. A budget below the flat model's size cannot be met."""
+    out = []
+    for v in values:
+        b = int(round(v * independent_params)) if v <= 1 else int(v)
+        if b < flat_params:
+            raise ValueError(f"{v}: {b:,} params is below the flat model's {flat_params:,}")
+        out.append(b)
+    return out
+
+
+# ----------------------------------------------------------------------------- in a run
+
+def budget_tree(ctx: Context, predictor: DropPredictor, budget: int) -> BudgetTree:
+    blocks, heads = ctx.block_params()
+    return best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0]
+
+
+def train_budget_trees(ctx: Context, predictor: DropPredictor,
+                       reference: MethodResult | None) -> list[dict]:
+    """search.budgets: each budget's tree trained with every seed (a tree already trained, e.g.
+    the hierarchical one, is read back), with its predicted and measured drops."""
+    blocks, heads = ctx.block_params()
+    independent = ctx.cost(TreeSpec.independent(ctx.tasks, ctx.depth))[0]
+    try:
+        budgets = resolve_budgets(ctx.cfg.search.budgets, independent, sum(blocks) + heads)
+    except ValueError as e:
+        raise HmtlError(f"search.budgets: {e}") from None
+    out = []
+    for bt in best_trees(ctx.tasks, blocks, heads, budgets, predictor):
+        records = ctx.run(ctx.jobs(bt.spec, f"budget {bt.budget}"), desc=f"budget {bt.budget:,}")
+        entry = tree_method(records, ctx.tasks)
+        if reference is not None:
+            entry.vs_independent = compare(entry, reference, ctx.tasks)
+        out.append({"budget": bt.budget, "fraction": round(bt.budget / independent, 4),
+                    "params": bt.params, "macs": entry.macs, "tree": bt.spec.to_json(),
+                    "predicted_drop": round(bt.predicted, 6),
+                    "predicted_task_drops": {t: round(d, 6) for t, d in
+                                             predictor.task_drops(bt.spec).items()},
+                    "search": bt.how, "method": entry.to_json()})
+    return out
+
+
+def predictor_check(trees: list[tuple[str, TreeSpec, float]], predictor: DropPredictor) -> dict:
+    """How well the predicted drop ranks the trees that were trained: (name, tree, measured mean
+    drop) each, and Spearman's rank correlation of predicted with measured (None below 3
+    distinct trees)."""
+    seen, rows = set(), []
+    for name, spec, measured in trees:
+        if spec.partitions in seen:
+            continue
+        seen.add(spec.partitions)
+        rows.append({"name": name, "tree": spec.to_json(), "predicted": round(predictor.score(spec), 6),
+                     "measured": round(measured, 6)})
+    rho = None
+    if len(rows) >= 3:
+        rho = spearman(np.array([r["predicted"] for r in rows]),
+                       np.array([r["measured"] for r in rows]))
+    return {"trees": rows, "spearman": None if rho is None else round(float(rho), 4)}
