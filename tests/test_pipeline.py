@@ -155,6 +155,8 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
         assert b["params"] <= b["budget"] and b["method"]["params"] == b["params"]
         assert "mean_drop" in b["method"]["vs_independent"]
     assert len(r["predictor"]["trees"]) >= 3 and r["predictor"]["spearman"] is not None
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert '<section id="budgets">' in page and "Spearman" in page
     md = (tmp_path / "run" / "results.md").read_text()
     assert "| hierarchical |" in md and "Hierarchical tree:" in md
 

@@ -29,6 +29,10 @@ class TableExecutor:
         out = []
         for job in jobs:
             self.jobs.append(job)
+            if len(job.spec.tasks) == 1:                      # an isolated model: the reference
+                out.append(record(list(job.spec.tasks), {job.spec.tasks[0]: {"accuracy": 0.9}},
+                                  job.seed))
+                continue
             a, b = job.spec.tasks
             k = job.spec.shared_depth(a, b)
             acc = self.table[(a, b)][k]
@@ -263,3 +267,27 @@ def test_rsa_prescreen_trains_only_the_most_alike_pairs_per_depth(monkeypatch, s
                 assert o.compatible is False
         # compatible everywhere except where screened: K stops before the first screened depth
         assert p.compatibility_depth == (min(screened) - 1 if screened else 3)
+
+
+def test_stability_repeats_the_search_with_fresh_seeds_and_counts_agreement():
+    from hmtl.search.stability import repeat_search
+
+    class SeedDependent(TableExecutor):
+        """(a, b) is incompatible at depth 1 for odd seeds only: a coin-flip pair."""
+
+        def run(self, jobs, folder, desc="", on_record=None):
+            out = super().run(jobs, folder, desc, on_record)
+            for job, rec in zip(jobs, out):
+                if tuple(job.spec.tasks) == ("a", "b") and job.seed % 2:
+                    rec.val["a"]["accuracy"] = 0.8
+            return out
+
+    K = {p: 3 for p in itertools.combinations(TASKS, 2)}
+    ex = SeedDependent(table_from_k(K))
+    ctx = context(ex)
+    pairs = run_stage2(ctx, stage1(seeds=4))
+    out = repeat_search(ctx, pairs, 3)
+    assert [run["seeds"] for run in out["runs"]] == [[1], [2], [3]]
+    assert out["same_depths"] == pytest.approx(1 / 3) and out["same_tree"] == pytest.approx(1 / 3)
+    assert out["pair_agreement"]["a+b"] == pytest.approx(1 / 3)
+    assert out["pair_agreement"]["c+d"] == 1.0

@@ -21,6 +21,7 @@ from .results import build_results, compare, write_results
 from .search.context import Context
 from .search.final import train_final
 from .search.methods import METHODS, SearchState
+from .search.stability import repeat_search
 from .search.stage1 import run_stage1
 from .search.stage2 import run_stage2
 from .search.budget import DropPredictor, budget_tree, predictor_check, train_budget_trees
@@ -95,6 +96,9 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
         state.tree = tree
         say("stage 3: tree\n" + tree.render("  "))
         t = lap("stage2", t)
+        if cfg.search.stability:
+            state.stability = repeat_search(ctx, state.pairs, cfg.search.stability)
+            t = lap("stability", t)
     else:
         state.tree = TreeSpec.independent(ctx.tasks, L)
     if until not in ("stage1", "stage2"):
@@ -113,6 +117,8 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
     if cfg.search.budgets and state.final_records and state.predictor is not None:
         say("budget trees")
         extra["budgets"] = train_budget_trees(ctx, state.predictor, methods.get("independent"))
+    if state.stability is not None:
+        extra["stability"] = state.stability
     if state.predictor is not None and "independent" in methods:
         extra["predictor"] = check_predictor(ctx, state, methods, extra.get("budgets", []))
     lap("methods", t)

@@ -236,6 +236,10 @@ class SearchConfig:
         "also train, for each budget, the tree of lowest predicted drop within it: a value <= 1 "
         "is a fraction of the independent set's params (0.44: 56 % fewer), above 1 a number of "
         "params; one sweep serves them all", default_factory=list)
+    stability: int = _help(
+        "repeat stages 1-2 this many times with fresh seeds and report how often the same "
+        "compatibility depths and the same tree come back (each repeat costs a whole search)",
+        default=0)
     repair_rounds: int = _help("times a task that drops too much is detached one depth earlier",
                                default=0)
     final_tolerance: float | None = _help("drop allowed in the final tree before repair "
@@ -246,6 +250,8 @@ class SearchConfig:
             raise HmtlError(f"{where}.seeds: must be >= 1, got {self.seeds}")
         if self.tolerance < 0 or self.noise_z < 0:
             raise HmtlError(f"{where}.tolerance/noise_z: must be >= 0")
+        if self.stability < 0:
+            raise HmtlError(f"{where}.stability: must be >= 0, got {self.stability}")
         if self.repair_rounds < 0:
             raise HmtlError(f"{where}.repair_rounds: must be >= 0, got {self.repair_rounds}")
         if self.final_tolerance is not None and self.final_tolerance < 0:

@@ -22,6 +22,7 @@ class Context:
     folder: RunHandle            # the run folder: dataset, trainings, lock
     executor: Executor
     verbose: bool = True
+    seed_offset: int = 0         # the first seed (stability repeats use fresh seeds)
 
     @property
     def store(self) -> RunStore:
@@ -41,7 +42,7 @@ class Context:
 
     @property
     def seeds(self) -> list[int]:
-        return list(range(self.cfg.search.seeds))
+        return list(range(self.seed_offset, self.seed_offset + self.cfg.search.seeds))
 
     def job(self, spec: TreeSpec, seed: int, tag: str) -> TrainJob:
         weights = {t.name: t.weight for t in self.cfg.data.tasks}

@@ -24,6 +24,7 @@ class SearchState:
     final_records: list[TrainRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     predictor: DropPredictor | None = None          # drops of any tree, from stage 2's
+    stability: dict | None = None                   # search.stability's repeats
 
 
 MethodFn = Callable[[Context, SearchState], MethodResult]

@@ -1,0 +1,75 @@
+"""The report's section on what one sweep says beyond the tolerance's tree: the trees for
+parameter budgets (predicted and measured drops, the Pareto front), how well the predicted drop
+ranks the trees that were trained, and how stable the search is over fresh seeds."""
+
+from __future__ import annotations
+
+from html import escape
+
+from . import plots
+from .format import num, over_seeds, pm, section, table
+from .load import RunInfo
+from .metrics import fixed
+
+BUDGET_COLOR = "#7c3aed"
+
+
+def _tree_text(tree: list) -> str:
+    """The deepest partition, a compact hint of the tree: "a+b / c"."""
+    return " / ".join("+".join(g) for g in tree[-1]) if tree else "—"
+
+
+def budgets_section(info: RunInfo) -> str:
+    budgets = info.results.get("budgets") or []
+    predictor = info.results.get("predictor") or {}
+    stability = info.results.get("stability")
+    if not budgets and not predictor.get("trees") and not stability:
+        return ""
+    parts = []
+    if budgets:
+        rows = []
+        for b in budgets:
+            cmp = b["method"].get("vs_independent") or {}
+            rows.append([num(b["budget"]), num(b["params"]),
+                         f"{100 * cmp['param_reduction']:.1f} %" if cmp else "—",
+                         fixed(100 * b["predicted_drop"], 2),
+                         pm(cmp.get("mean_drop"), cmp.get("mean_drop_std")),
+                         fixed(100 * cmp["max_drop"]) if cmp else "—",
+                         escape(_tree_text(b["tree"]))])
+        head = ["budget (params)", "params", "reduction", "predicted drop (pts)",
+                "measured mean drop (pts)", "max drop (pts)", "deepest groups"]
+        parts.append(table(head, rows, "budgets"))
+        points = [{"name": f"{b['params'] / 1e3:.0f}k", "acc": -100 * b["method"]["vs_independent"]["mean_drop"],
+                   "err": 100 * b["method"]["vs_independent"]["mean_drop_std"],
+                   "params": b["params"], "macs": b["macs"], "color": BUDGET_COLOR}
+                  for b in budgets if b["method"].get("vs_independent")]
+        for name in ("independent", "flat", "hierarchical"):
+            cmp = (info.methods.get(name) or {}).get("vs_independent")
+            if cmp:
+                points.append({"name": name, "acc": -100 * cmp["mean_drop"],
+                               "err": 100 * cmp.get("mean_drop_std", 0),
+                               "params": info.methods[name]["params"],
+                               "macs": info.methods[name].get("macs"), "color": "#475569"})
+        if len(points) >= 2:
+            svg = plots.scatter(points, "params", "trainable parameters", "sc-budgets", 0.0,
+                                ylabel="minus mean drop vs independent (pts)")
+            parts.append(f'<figure class="panel">{svg}</figure>')
+    if predictor.get("trees"):
+        rho = predictor.get("spearman")
+        parts.append(f"<p>The predicted drop against the measured one, over the "
+                     f"{len(predictor['trees'])} distinct trees trained in this run: Spearman's "
+                     f"rank correlation {'—' if rho is None else f'{rho:+.2f}'}"
+                     f"{' (fewer than 3 trees: not computed)' if rho is None else ''}.</p>")
+    if stability:
+        n = stability["repeats"]
+        shaky = [p for p, a in stability["pair_agreement"].items() if a < 1]
+        parts.append(f"<p>Stability: stages 1-2 repeated {n} time{'s' if n != 1 else ''} with "
+                     f"fresh seeds gave the same compatibility depths in "
+                     f"{100 * stability['same_depths']:.0f} % and the same tree in "
+                     f"{100 * stability['same_tree']:.0f} % of the repeats"
+                     + (f"; pairs whose depth changed: {escape(', '.join(shaky))}" if shaky else "")
+                     + ".</p>")
+    intro = ("One stage-2 sweep predicts every tree's drop from the measured per-depth pair drops; "
+             "for each parameter budget the tree of lowest predicted drop was trained "
+             f"{over_seeds(len(info.seeds))} and measured on the test split.")
+    return section("budgets", "Budgets, prediction and stability", "".join(parts), intro)
