@@ -27,9 +27,22 @@ def run_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:    # module scope: conftest's cache fixture is not on
         mp.setenv("HMTL_CACHE", str(root / "cache"))
         mp.setenv("HMTL_PROGRESS", "0")
-        cfg = tiny_config(tiny_corpus(root / "corpus", clips=64), train={"epochs": 1})
+        cfg = tiny_config(tiny_corpus(root / "corpus", clips=64), train={"epochs": 1},
+                          search={"budgets": [0.8]})
         run_pipeline(cfg, root / "run", verbose=False)
     return root / "run"
+
+
+def test_a_budget_tree_loads_by_its_budget(run_dir):
+    from hmtl.export.load import load_model, load_run
+    from hmtl.models import TreeSpec
+
+    run = load_run(run_dir)
+    [budget] = run.results["budgets"]
+    model, info = load_model(run, f"budget:{budget['budget']}")
+    assert model.spec == TreeSpec.from_json(run.tasks, budget["tree"]) and info["seed"] == 0
+    with pytest.raises(HmtlError, match="no budget tree 'budget:7'"):
+        load_model(run, "budget:7")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="hierarchical",
                    help="which method's model to export: a method with one dense model per "
                         "seed (default: hierarchical, the final tree; flat; independent: all "
-                        "stage-1 models side by side in one graph)")
+                        "stage-1 models side by side in one graph), or budget:N, the tree "
+                        "search.budgets trained for a budget of N params")
     p.add_argument("--seed", type=int, default=None,
                    help="which seed's training (default: the lowest)")
     p.add_argument("--waveform", action="store_true",

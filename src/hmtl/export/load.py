@@ -126,6 +126,8 @@ def _tag_rank(method: str, tag: str) -> int:
         return int(m.group(1)) if m else -1               # the last repair round wins
     if method == "flat":
         return 0 if tag == "flat" else -1
+    if method.startswith(BUDGET):
+        return 0 if tag == f"budget {method[len(BUDGET):]}" else -1
     return 0 if tag.startswith("stage1 ") else -1
 
 
@@ -162,14 +164,29 @@ def _preference(run: Run, method: str, folder: Path, record: dict) -> tuple:
     return (rank >= 0, plain, same_model, rank, folder.name)
 
 
+BUDGET = "budget:"     # --method budget:N, the tree search.budgets trained for a budget of N params
+
+
 def check_exportable(method: str) -> None:
     names = exportable_methods()
-    if method not in names:
-        raise HmtlError(f"--method: one of {', '.join(names)}, got '{method}'")
+    if method not in names and not method.startswith(BUDGET):
+        raise HmtlError(f"--method: one of {', '.join(names)} or budget:N (a tree of "
+                        f"search.budgets), got '{method}'")
+
+
+def budget_spec(run: Run, method: str) -> TreeSpec:
+    budgets = run.results.get("budgets") or []
+    for b in budgets:
+        if method == f"{BUDGET}{b['budget']}":
+            return TreeSpec.from_json(run.tasks, b["tree"])
+    known = ", ".join(f"{BUDGET}{b['budget']}" for b in budgets) or "none in this run"
+    raise HmtlError(f"{run.dir / 'results.json'}: no budget tree '{method}' (budgets: {known})")
 
 
 def method_spec(run: Run, method: str) -> TreeSpec:
     check_exportable(method)
+    if method.startswith(BUDGET):
+        return budget_spec(run, method)
     entry = run.results.get("methods", {}).get(method)
     if method == "independent":
         return TreeSpec.independent(run.tasks, run.cfg.model.blocks)
