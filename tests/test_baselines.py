@@ -271,6 +271,15 @@ def test_every_method_is_in_results_json_and_md(all_methods_run):
     assert r["methods"]["lt4rec"]["nonzero_params"] <= hier
     assert len(r["methods"]["random_tree"]["trees"]) == 2
     assert r["methods"]["flat_matched"]["widths"]
+    # every other method paired with the hierarchical one, with an interval and a verdict
+    found = r["comparisons"]
+    assert set(found["methods"]) == set(METHODS) - {"hierarchical"}
+    for name, entry in found["methods"].items():
+        c = entry["mean_drop"]
+        assert c["low"] <= c["estimate"] <= c["high"] and 0 <= c["p"] <= c["p_holm"] <= 1
+        assert c["units"] == (2 if name == "random_tree" else 1) and c["clips"] > 0
+        assert set(entry["per_task"]) == set(TASKS)
+    assert "| verdict |" in md
 
 
 def test_lth_rounds_store_masks_and_resume_without_retraining(all_methods_run, tmp_path):

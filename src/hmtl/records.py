@@ -92,6 +92,9 @@ class MethodResult:
     tree: list | None = None               # partitions per depth, for methods of this run's widths
     details: dict[str, Any] = field(default_factory=dict)   # e.g. search, pruning, trees, widths
     vs_independent: dict | None = None     # the comparison results.build_results adds
+    # the trainings behind each task's metrics, in seed order (not written: for paired
+    # comparisons while the run is assembled)
+    records: dict[str, list[TrainRecord]] = field(default_factory=dict, repr=False, compare=False)
 
     FIXED = ("params", "nonzero_params", "macs", "metrics", "primary")
 
@@ -109,6 +112,7 @@ class MethodResult:
     def from_json(cls, data: dict) -> "MethodResult":
         """Tolerant of entries written by older versions: absent sizes read as 0."""
         known, details = _split_known(cls, data)
+        known.pop("records", None)
         known.setdefault("params", 0)
         known.setdefault("macs", 0)
         known.setdefault("nonzero_params", known["params"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .evidence import compare_methods, verdict
 from .metrics import NOT_METRICS, metric_spec, primary_metric, primary_value
 from .records import MethodResult, TrainRecord
 from .utils.io import atomic_write_json, atomic_write_text
@@ -49,7 +50,7 @@ def pooled_method(records: list[TrainRecord], tasks: list[str], params: int, mac
     metrics = aggregate(records, tasks)
     return MethodResult(params=params, nonzero_params=params, macs=macs, metrics=metrics,
                         primary=method_primary(metrics, tasks), per_seed=per_seed(records, tasks),
-                        tree=tree, details=details)
+                        tree=tree, details=details, records={t: list(records) for t in tasks})
 
 
 def tree_method(records: list[TrainRecord], tasks: list[str]) -> MethodResult:
@@ -69,7 +70,8 @@ def independent_method(stage1_records: dict[str, list[TrainRecord]], tasks: list
     n = len(next(iter(stage1_records.values())))
     seeds = [{t: primary_value(stage1_records[t][i].test[t]) for t in tasks} for i in range(n)]
     return MethodResult(params=params, nonzero_params=params, macs=macs, metrics=metrics,
-                        primary=method_primary(metrics, tasks), per_seed=seeds, tree=tree)
+                        primary=method_primary(metrics, tasks), per_seed=seeds, tree=tree,
+                        records={t: list(stage1_records[t]) for t in tasks})
 
 
 def compare(entry: MethodResult, reference: MethodResult, tasks: list[str]) -> dict:
@@ -103,6 +105,7 @@ def build_results(tasks: list[str], seeds: list[int], methods: dict[str, MethodR
             entry.vs_independent = compare(entry, methods["independent"], tasks)
     payload = {"schema": SCHEMA, "tasks": tasks, "seeds": seeds,
                "methods": {name: entry.to_json() for name, entry in methods.items()},
+               **({"comparisons": found} if (found := compare_methods(methods, tasks)) else {}),
                "compatibility": compatibility, "search": search}
     payload.update(extra or {})
     return payload
@@ -145,6 +148,7 @@ def markdown(results: dict) -> str:
                 f"{100 * cmp['max_drop']:.1f}" if cmp else "",
                 f"{cmp['delta_m']:+.2f}" if cmp else ""]
         lines.append("| " + " | ".join(row) + " |")
+    lines += comparison_lines(results)
     s = results.get("search", {})
     if s:
         screened = s.get("prescreened", 0)
@@ -159,6 +163,25 @@ def markdown(results: dict) -> str:
         spec = TreeSpec.from_json(tasks, tree)
         lines += ["", "Hierarchical tree:", "", "```", spec.render(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def comparison_lines(results: dict) -> list[str]:
+    """results.md's paired comparisons with the hierarchical model."""
+    found = results.get("comparisons")
+    if not found or not found.get("methods"):
+        return []
+    lines = ["", f"Each method against {found['reference']} (paired by seed and test clip; "
+             "difference in mean drop, points, positive = the method loses more; 95 % interval; "
+             "p permuting clips, Holm-corrected):", "",
+             "| method | Δ mean drop (pts) | 95 % interval | p (Holm) | verdict |",
+             "|---|---|---|---|---|"]
+    for name, entry in found["methods"].items():
+        c = entry.get("mean_drop")
+        if c is None:
+            continue
+        lines.append(f"| {name} | {100 * c['estimate']:+.2f} | [{100 * c['low']:+.2f}, "
+                     f"{100 * c['high']:+.2f}] | {c['p_holm']:.3f} | {verdict(c)} |")
+    return lines
 
 
 def write_results(out_dir: Path, results: dict) -> None:

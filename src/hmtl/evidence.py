@@ -1,0 +1,100 @@
+"""Paired comparisons of every method with the hierarchical one: the evidence results.json and
+the report give for "is the searched tree better than this cheaper choice?".
+
+Endpoint (declared before looking): the difference in mean drop over the tasks measured in
+fractions (accuracy, EER), method minus hierarchical, in the metric's unit; positive means the
+method loses more than the searched tree. Secondary: the same over the tasks not at ceiling (the
+independent models below 99 % accuracy, above 1 % EER), and each task alone. Pairs are the same
+seed of both methods on the same test clips (a method trained on several trees, random_tree,
+pairs each tree's seed s with the hierarchical seed s). Intervals resample seeds and clips,
+p-values permute clips, Holm corrects over the compared methods (utils/stats.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import drop, metric_spec, per_clip_values, primary_metric
+from .records import MethodResult, TrainRecord
+from .utils.stats import Comparison, compare_paired, holm
+
+REFERENCE = "hierarchical"
+CEILING = 0.99                    # a task the independent models get 99 % right is at ceiling
+
+ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accuracy, EER), "
+            "method minus hierarchical: positive = the method loses more; paired by seed and "
+            "test clip; 95 % interval over seeds and clips; permutation p-value over clips, "
+            "Holm-corrected over the methods compared")
+
+
+def task_diffs(method: MethodResult, reference: MethodResult, task: str) -> np.ndarray | None:
+    """(pairs × clips) per-clip drops of `method` against `reference` on one task, or
+    (pairs × 1) task-level drops when the metric is not a mean over clips (EER)."""
+    ours = {r.seed: r for r in reference.records.get(task, [])}
+    pairs = [(ours[r.seed], r) for r in method.records.get(task, []) if r.seed in ours]
+    if not pairs:
+        return None
+    metric = primary_metric(pairs[0][0].test[task])
+    rows = []
+    for ref, rec in pairs:
+        a, b = per_clip_values(ref.test[task]), per_clip_values(rec.test[task])
+        if a is not None and b is not None and len(a) == len(b) and a:
+            rows.append([drop(x, y, metric) for x, y in zip(a, b)])
+        else:
+            rows.append([drop(_value(ref, task), _value(rec, task), metric)])
+    width = min(len(r) for r in rows)
+    return np.array([r[:width] for r in rows], dtype=float)
+
+
+def _value(record: TrainRecord, task: str) -> float:
+    return record.value(task, "test")
+
+
+def at_ceiling(independent: MethodResult, task: str) -> bool:
+    m = independent.metrics[task]
+    name = m.get("primary") or primary_metric(m)
+    spec = metric_spec(name)
+    if not spec.fraction:
+        return False
+    return m[name] >= CEILING if spec.higher_is_better else m[name] <= 1 - CEILING
+
+
+def compare_methods(methods: dict[str, MethodResult], tasks: list[str]) -> dict | None:
+    """results.json's "comparisons": each method against the hierarchical one."""
+    reference = methods.get(REFERENCE)
+    if reference is None or not reference.records:
+        return None
+    pooled = [t for t in tasks
+              if metric_spec(primary_metric(reference.metrics[t])).fraction]
+    independent = methods.get("independent")
+    open_tasks = [t for t in pooled if independent is None or not at_ceiling(independent, t)]
+    out: dict[str, dict] = {}
+    for name, method in methods.items():
+        if name == REFERENCE or not method.records:
+            continue
+        diffs = {t: task_diffs(method, reference, t) for t in tasks}
+        if any(diffs[t] is None for t in pooled):
+            continue
+        entry = {"mean_drop": compare_paired([diffs[t] for t in pooled]) if pooled else None,
+                 "mean_drop_not_at_ceiling": (compare_paired([diffs[t] for t in open_tasks])
+                                              if open_tasks and open_tasks != pooled else None),
+                 "per_task": {t: compare_paired([diffs[t]]) for t in tasks
+                              if diffs[t] is not None}}
+        out[name] = entry
+    primary = [name for name in out if out[name]["mean_drop"] is not None]
+    adjusted = holm([out[n]["mean_drop"].p for n in primary]) if primary else []
+    for name, p in zip(primary, adjusted):
+        c = out[name]["mean_drop"]
+        out[name]["mean_drop"] = Comparison(c.estimate, c.low, c.high, c.p, c.units, c.clips, p)
+    return {"reference": REFERENCE, "endpoint": ENDPOINT, "tasks": pooled,
+            "not_at_ceiling": open_tasks,
+            "methods": {name: {k: (v.to_json() if isinstance(v, Comparison) else
+                                   {t: c.to_json() for t, c in v.items()} if isinstance(v, dict)
+                                   else None) for k, v in entry.items()}
+                        for name, entry in out.items()}}
+
+
+def verdict(c: dict) -> str:
+    """A comparison in words: "worse", "better" or "no difference shown"."""
+    if not c.get("shown"):
+        return "no difference shown"
+    return "worse" if c["estimate"] > 0 else "better"
