@@ -269,7 +269,10 @@ def test_every_method_is_in_results_json_and_md(all_methods_run):
     assert lth["nonzero_params"] <= hier and lth["params"] == r["methods"]["independent"]["params"]
     assert r["methods"]["branched"]["search"]["trainings"] == 0
     assert r["methods"]["lt4rec"]["nonzero_params"] <= hier
-    assert len(r["methods"]["random_tree"]["trees"]) == 2
+    # two tasks, a flat searched tree: the only other tree is the null, at the closest size
+    rt = r["methods"]["random_tree"]
+    assert len(rt["trees"]) == 1 and not rt["same_size"] and rt["searched"]["trees"] == 1
+    assert rt["trees"][0]["tree"] != r["methods"]["hierarchical"]["tree"]
     assert r["methods"]["flat_matched"]["widths"]
     # every other method paired with the hierarchical one, with an interval and a verdict
     found = r["comparisons"]
@@ -277,9 +280,11 @@ def test_every_method_is_in_results_json_and_md(all_methods_run):
     for name, entry in found["methods"].items():
         c = entry["mean_drop"]
         assert c["low"] <= c["estimate"] <= c["high"] and 0 <= c["p"] <= c["p_holm"] <= 1
-        assert c["units"] == (2 if name == "random_tree" else 1) and c["clips"] > 0
+        assert c["units"] == 1 and c["clips"] > 0
         assert set(entry["per_task"]) == set(TASKS)
     assert "| verdict |" in md
+    page = (out / "report.html").read_text()
+    assert '<section id="budgets">' in page and "random trees" in page
 
 
 def test_lth_rounds_store_masks_and_resume_without_retraining(all_methods_run, tmp_path):
@@ -338,4 +343,51 @@ def test_methods_table_counts_all_seeds(all_methods_run):
     _, _, r = all_methods_run
     for name in ("lth", "lt4rec", "branched", "flat_matched"):
         assert len(r["methods"][name]["per_seed"]) == len(r["seeds"])
-    assert len(r["methods"]["random_tree"]["per_seed"]) == 2 * len(r["seeds"])
+    trees = r["methods"]["random_tree"]["trees"]
+    assert len(r["methods"]["random_tree"]["per_seed"]) == len(trees) * len(r["seeds"])
+
+
+def stirling2(n, k):
+    """Partitions of n items into k non-empty groups (a hand count, by recursion)."""
+    if n == k:
+        return 1
+    if k == 0 or k > n:
+        return 0
+    return k * stirling2(n - 1, k) + stirling2(n - 1, k - 1)
+
+
+@pytest.mark.parametrize("tasks, counts", [(3, (1, 2)), (3, (2, 3)), (4, (2, 2)), (4, (2, 3)),
+                                           (4, (1, 2, 4)), (5, (2, 4)), (5, (1, 3, 5)),
+                                           (5, (2, 2, 3, 5))])
+def test_trees_of_given_group_counts_are_counted_by_hand(tasks, counts):
+    from hmtl.baselines.random_tree import same_counts
+
+    # a chain n_1 ≤ … ≤ n_L: S(T, n_L) · Π S(n_{d+1}, n_d)
+    expected = stirling2(tasks, counts[-1])
+    for coarse, fine in zip(counts, counts[1:]):
+        expected *= stirling2(fine, coarse)
+    names = [chr(ord("a") + i) for i in range(tasks)]
+    assert len(same_counts(names, counts)) == expected
+
+
+def test_the_null_excludes_the_searched_tree_and_matches_its_size_exactly():
+    import random
+
+    from hmtl.baselines.random_tree import counts_of, null_trees, rank_of
+    from hmtl.search.partitions import chain_params
+
+    names, blocks, heads = ["a", "b", "c", "d", "e"], [300, 500, 700, 900], 123
+    searched = TreeSpec.from_json(names, [[["a", "b", "c", "d", "e"]],
+                                          [["a", "b"], ["c", "d", "e"]],
+                                          [["a", "b"], ["c", "d"], ["e"]],
+                                          [["a"], ["b"], ["c", "d"], ["e"]]])
+    trees, how = null_trees(names, [counts_of(searched)], searched, 20, random.Random(0))
+    assert len(trees) == 20 == len(set(trees)) and searched not in trees and "drawn from" in how
+    size = chain_params(searched.partitions, blocks, heads)
+    assert all(chain_params(t.partitions, blocks, heads) == size for t in trees)
+    every, how = null_trees(names[:3], [(1, 2, 3)], None, 20, random.Random(0))
+    assert len(every) == 3 and how.startswith("every distinct tree")
+    r = rank_of(0.01, [0.02, 0.03, 0.01, 0.0])
+    assert r["percentile"] == pytest.approx((2 + 0.5) / 4) and r["at_least_as_good"] == 0.5
+    low, high = r["at_least_as_good_interval"]
+    assert 0 < low < 0.5 < high < 1

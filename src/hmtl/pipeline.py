@@ -112,7 +112,9 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
             continue
         if until in ("stage1", "stage2") and name != "independent":
             continue
-        methods[name] = METHODS[name].run(ctx, state)
+        entry = METHODS[name].run(ctx, state)
+        if entry is not None:                      # None: the method has nothing to train here
+            methods[name] = entry
     extra = {}
     if cfg.search.budgets and state.final_records and state.predictor is not None:
         say("budget trees")

@@ -1,26 +1,36 @@
-"""`random_tree`: random trees of about the hierarchical model's size, which shows what the
-synergy analysis is worth over sharing blocks at random.
+"""`random_tree`: what the synergy analysis is worth over sharing blocks at random.
 
-A tree's params depend only on how many groups each depth has, so a draw first picks a
-sequence of group counts n_1 ≤ … ≤ n_L uniformly among those within `TOLERANCE` of the target
-(or, when none is, the closest), then random nested partitions with those counts: the tasks
-shuffled into n_1 non-empty groups, then random groups split in two until each depth has its
-count. Draws are seeded by their index, so a rerun draws the same trees; a draw that repeats an
-earlier tree is redrawn (a few tries). Each tree is trained with every seed."""
+The null distribution: every distinct nested tree with the searched tree's exact group count at
+each depth (so exactly its params and MACs), or `baselines.random_draws` of them drawn without
+repetition when there are more, never the searched tree itself. Each is trained with every seed.
+The entry reports each tree's results, the searched tree's percentile rank among them, and the
+share of random trees at least as good as the searched one with its 95 % interval; its metrics
+pool all trees × seeds. The draw is seeded by the run's dataset and the searched tree, so a rerun
+draws (and resumes) the same trees, while another corpus draws others.
+
+When no other tree has those group counts (e.g. the searched tree is flat), or
+baselines.target_params asks for another size, the trees come from the group-count sequences
+within TOLERANCE of the target params instead, else from the closest other size (not exactly
+equal in size; the entry says so)."""
 
 from __future__ import annotations
 
 import random
 
+from scipy import stats
+
 from ..models import TreeSpec
 from ..records import MethodResult
-from ..results import pooled_method
+from ..results import compare, independent_method, pooled_method, tree_method
 from ..search.context import Context
 from ..search.methods import SearchState, register_method
+from ..search.partitions import chains
+from ..utils.io import stable_hash
 from .common import counts_params, group_counts, target_params
 
 TOLERANCE = 0.03
-TRIES = 20
+ENUMERATE_TASKS = 6                 # beyond, trees are drawn by rejection sampling
+TRIES = 200
 
 
 def _random_partition(tasks: list[str], n: int, rng: random.Random) -> list[list[str]]:
@@ -53,40 +63,107 @@ def random_tree(tasks: list[str], counts: tuple[int, ...], rng: random.Random) -
     return TreeSpec(tuple(tasks), tuple(tuple(tuple(g) for g in p) for p in parts))
 
 
-def count_choices(tasks: int, blocks: list[int], heads: int, target: int) -> list[tuple[int, ...]]:
-    """Group-count sequences within the tolerance of the target, else the closest ones."""
-    all_counts = list(group_counts(tasks, len(blocks)))
+def counts_of(spec: TreeSpec) -> tuple[int, ...]:
+    return tuple(len(p) for p in spec.partitions)
+
+
+def same_counts(tasks: list[str], counts: tuple[int, ...]) -> list[TreeSpec]:
+    """Every tree with these group counts (enumerated; up to ENUMERATE_TASKS tasks)."""
+    return [TreeSpec(tuple(tasks), c) for c in chains(tuple(tasks), len(counts))
+            if tuple(len(p) for p in c) == counts]
+
+
+def count_choices(tasks: int, blocks: list[int], heads: int, target: int,
+                  skip: tuple[int, ...] | None = None) -> list[tuple[int, ...]]:
+    """Group-count sequences within the tolerance of the target, else the closest ones; never
+    `skip` (the counts of a tree that is the only one of its size, e.g. flat)."""
+    all_counts = [c for c in group_counts(tasks, len(blocks)) if c != skip]
     gap = {c: abs(counts_params(c, blocks, heads) - target) for c in all_counts}
     near = [c for c in all_counts if gap[c] <= TOLERANCE * target]
     return near or [c for c in all_counts if gap[c] == min(gap.values())]
 
 
+def null_trees(tasks: list[str], choices: list[tuple[int, ...]], exclude: TreeSpec | None,
+               draws: int, rng: random.Random) -> tuple[list[TreeSpec], str]:
+    """Distinct trees with one of the group-count sequences `choices`, never `exclude`: all of
+    them when there are at most `draws`, else `draws` drawn without repetition."""
+    if len(tasks) <= ENUMERATE_TASKS:
+        pool = [t for c in choices for t in same_counts(tasks, c) if t != exclude]
+        if len(pool) <= draws:
+            return pool, f"every distinct tree ({len(pool)})"
+        return rng.sample(pool, draws), f"{draws} drawn from {len(pool)} distinct trees"
+    found: list[TreeSpec] = []
+    for _ in range(draws * TRIES):
+        spec = random_tree(tasks, rng.choice(choices), rng)
+        if spec != exclude and spec not in found:
+            found.append(spec)
+        if len(found) == draws:
+            break
+    return found, f"{len(found)} drawn at random (rejection sampling)"
+
+
 def draw_trees(tasks: list[str], blocks: list[int], heads: int, target: int,
-               draws: int) -> list[TreeSpec]:
-    choices = count_choices(len(tasks), blocks, heads, target)
-    trees: list[TreeSpec] = []
-    for i in range(draws):
-        rng = random.Random(7919 * (i + 1))
-        for _ in range(TRIES):
-            spec = random_tree(tasks, rng.choice(choices), rng)
-            if spec not in trees:
-                break
-        trees.append(spec)
-    return trees
+               draws: int, seed: int = 0) -> list[TreeSpec]:
+    """Trees of about `target` params (no tree excluded): the fallback of the null."""
+    rng = random.Random(seed)
+    return null_trees(tasks, count_choices(len(tasks), blocks, heads, target), None, draws, rng)[0]
+
+
+def rank_of(searched: float, others: list[float]) -> dict:
+    """Where the searched tree's mean drop falls among the random trees' (lower is better): its
+    percentile (share of random trees it beats, ties counted half) and the share of random trees
+    at least as good, with a Wilson 95 % interval over the trees."""
+    n = len(others)
+    worse = sum(o > searched + 1e-12 for o in others)
+    ties = sum(abs(o - searched) <= 1e-12 for o in others)
+    good = n - worse
+    ci = stats.binomtest(good, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"trees": n, "percentile": round((worse + 0.5 * ties) / n, 4),
+            "at_least_as_good": round(good / n, 4),
+            "at_least_as_good_interval": [round(ci.low, 4), round(ci.high, 4)]}
 
 
 @register_method("random_tree")
-def random_trees(ctx: Context, state: SearchState) -> MethodResult:
-    target = target_params(ctx, state)
+def random_trees(ctx: Context, state: SearchState) -> MethodResult | None:
     blocks, heads = ctx.block_params()
-    trees = draw_trees(ctx.tasks, blocks, heads, target, ctx.cfg.baselines.random_draws)
-    records, draws = [], []
+    searched = TreeSpec.from_json(ctx.tasks, state.final_records[0].tree) \
+        if state.final_records else None
+    rng = random.Random(stable_hash([ctx.data.key, searched.to_json() if searched else None]))
+    draws = ctx.cfg.baselines.random_draws
+    exact = searched is not None and ctx.cfg.baselines.target_params is None
+    trees, how = (null_trees(ctx.tasks, [counts_of(searched)], searched, draws, rng)
+                  if exact else ([], ""))
+    target = target_params(ctx, state)
+    if not trees:
+        exact = False
+        trees, how = null_trees(ctx.tasks, count_choices(len(ctx.tasks), blocks, heads, target),
+                                searched, draws, rng)
+    if not trees and searched is not None:        # the searched size has no other tree
+        trees, how = null_trees(ctx.tasks, count_choices(len(ctx.tasks), blocks, heads, target,
+                                                         skip=counts_of(searched)),
+                                searched, draws, rng)
+    if not trees:
+        state.notes.append("random_tree: no other tree of that size to train")
+        return None
+    independent = independent_method(state.stage1.records, ctx.tasks,
+                                      TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
+    records, per_tree = [], []
     for i, spec in enumerate(trees):
         recs = ctx.run(ctx.jobs(spec, f"random_tree {i}"), desc=f"random tree {i + 1}/{len(trees)}")
         records += recs
-        params, macs = ctx.cost(spec)
-        draws.append({"tree": spec.to_json(), "params": params, "macs": macs})
-    return pooled_method(records, ctx.tasks, round(sum(d["params"] for d in draws) / len(draws)),
-                         round(sum(d["macs"] for d in draws) / len(draws)),
-                         trees=draws, target_params=target,
-                         note="params and MACs: mean over the draws; metrics: over draws × seeds")
+        entry = tree_method(recs, ctx.tasks)
+        cmp = compare(entry, independent, ctx.tasks)
+        per_tree.append({"tree": spec.to_json(), "params": entry.params, "macs": entry.macs,
+                         "mean_drop": round(cmp["mean_drop"], 6),
+                         "max_drop": round(cmp["max_drop"], 6), "per_seed": entry.per_seed})
+    details = {"trees": per_tree, "target_params": target, "draw": how,
+               "same_size": exact,
+               "note": ("every tree has the searched tree's group counts: identical params and "
+                        "MACs" if exact else "params and MACs: mean over trees of about the "
+                        f"target size (±{100 * TOLERANCE:.0f} %)") + "; metrics: over trees × seeds"}
+    if searched is not None and per_tree:
+        mine = compare(tree_method(state.final_records, ctx.tasks), independent, ctx.tasks)
+        details["searched"] = {"tree": searched.to_json(), "mean_drop": round(mine["mean_drop"], 6),
+                               **rank_of(mine["mean_drop"], [t["mean_drop"] for t in per_tree])}
+    return pooled_method(records, ctx.tasks, round(sum(t["params"] for t in per_tree) / len(per_tree)),
+                         round(sum(t["macs"] for t in per_tree) / len(per_tree)), **details)

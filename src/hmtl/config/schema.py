@@ -279,7 +279,9 @@ class BaselinesConfig:
                                       "hierarchical model's)", default=None)
     rsa_clips: int = _help("branched: validation clips whose representations give the task "
                            "affinities", default=100)
-    random_draws: int = _help("random_tree: number of random trees drawn", default=3)
+    random_draws: int = _help(
+        "random_tree: trees of the searched tree's exact size trained as its null distribution "
+        "(all of them when there are fewer)", default=20)
 
     def validate(self, where: str) -> None:
         if not 0 < self.pruning_rate < 1:

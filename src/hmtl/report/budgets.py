@@ -23,9 +23,22 @@ def budgets_section(info: RunInfo) -> str:
     budgets = info.results.get("budgets") or []
     predictor = info.results.get("predictor") or {}
     stability = info.results.get("stability")
-    if not budgets and not predictor.get("trees") and not stability:
+    null = (info.methods.get("random_tree") or {})
+    if not budgets and not predictor.get("trees") and not stability and not null.get("searched"):
         return ""
     parts = []
+    if null.get("searched") and null.get("trees"):
+        s = null["searched"]
+        low, high = s["at_least_as_good_interval"]
+        size = ("of exactly its size" if null.get("same_size") else "of about its size")
+        parts.append(
+            f"<p>The searched tree among {s['trees']} random trees {size} ({escape(null.get('draw', ''))}), "
+            f"{over_seeds(len(info.seeds))} each: it beats {100 * s['percentile']:.0f} % of them; "
+            f"{100 * s['at_least_as_good']:.0f} % of random trees are at least as good "
+            f"(95 % interval {100 * low:.0f}-{100 * high:.0f} %).</p>")
+        svg = plots.null_strip([100 * t["mean_drop"] for t in null["trees"]],
+                               100 * s["mean_drop"], "null-strip")
+        parts.append(f'<figure class="panel">{svg}</figure>')
     if budgets:
         rows = []
         for b in budgets:
@@ -72,4 +85,5 @@ def budgets_section(info: RunInfo) -> str:
     intro = ("One stage-2 sweep predicts every tree's drop from the measured per-depth pair drops; "
              "for each parameter budget the tree of lowest predicted drop was trained "
              f"{over_seeds(len(info.seeds))} and measured on the test split.")
-    return section("budgets", "Budgets, prediction and stability", "".join(parts), intro)
+    return section("budgets", "What the search is worth: random trees, budgets, stability",
+                   "".join(parts), intro)

@@ -238,3 +238,25 @@ def seed_spread(per_seed: list[dict], tasks: list[str], transform=None) -> float
         return 0.0
     mu = sum(means) / len(means)
     return math.sqrt(sum((m - mu) ** 2 for m in means) / (len(means) - 1))
+
+
+def null_strip(values: list[float], searched: float, uid: str,
+               xlabel: str = "mean drop vs independent (pts)") -> str:
+    """The random trees' mean drops as a strip of points (lower is better), the searched tree
+    as a marked line: where it falls in the null distribution."""
+    matplotlib, _, _ = _mpl()
+    with matplotlib.rc_context(RC):
+        fig = _new_figure(5.4, 1.9)
+        ax = fig.add_subplot()
+        jitter = [((i * 0.618) % 1.0 - 0.5) * 0.5 for i in range(len(values))]
+        ax.scatter(values, jitter, s=22, color="#9ca3af", edgecolor="#4b5563", linewidth=0.6,
+                   zorder=2, label="random trees, same size")
+        ax.axvline(searched, color="#2563eb", linewidth=2, zorder=3, label="searched tree")
+        ax.set_ylim(-0.6, 0.6)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xlabel(xlabel)
+        ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=2)
+    return to_svg(fig, uid)

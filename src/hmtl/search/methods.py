@@ -27,7 +27,7 @@ class SearchState:
     stability: dict | None = None                   # search.stability's repeats
 
 
-MethodFn = Callable[[Context, SearchState], MethodResult]
+MethodFn = Callable[[Context, SearchState], MethodResult | None]   # None: nothing to train
 
 
 @dataclass(frozen=True)
