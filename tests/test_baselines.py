@@ -268,7 +268,12 @@ def test_every_method_is_in_results_json_and_md(all_methods_run):
     lth = r["methods"]["lth"]
     assert lth["nonzero_params"] <= hier and lth["params"] == r["methods"]["independent"]["params"]
     assert r["methods"]["branched"]["search"]["trainings"] == 0
-    assert r["methods"]["lt4rec"]["nonzero_params"] <= hier
+    # LT4REC at its defaults: a base network of the independent set's size, pruned to the target
+    lt = r["methods"]["lt4rec"]
+    assert lt["nonzero_params"] <= hier and lt["nonzero_params"] >= 0.98 * hier
+    assert lt["params"] > hier and all(n >= 1 for n in lt["pruning"]["rounds"])
+    assert abs(lt["pruning"]["base_params"] - r["methods"]["independent"]["params"]) \
+        <= 0.05 * r["methods"]["independent"]["params"]
     # two tasks, a flat searched tree: the only other tree is the null, at the closest size
     rt = r["methods"]["random_tree"]
     assert len(rt["trees"]) == 1 and not rt["same_size"] and rt["searched"]["trees"] == 1

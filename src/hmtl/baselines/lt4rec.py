@@ -1,18 +1,19 @@
 """`lt4rec`: sparse sharing (Sun et al., AAAI 2020; LT4REC, Xiao et al. 2020).
 
-One flat network from a common initialisation θ0; one binary mask per task from iterative
-magnitude pruning of that network trained on the task alone; then joint training in which each
-step takes a batch of one task (tasks in turn, clips labelled for it), uses only that task's
-mask and updates only the weights inside it.
+One shared network from a common initialisation θ0, larger than the target: the flat network
+widened to the independent set's size (baselines.lt4rec_base_params), so that the target is
+reached by pruning and each task really gets its own sparse subnetwork; one binary mask per task
+from iterative magnitude pruning of that network trained on the task alone; then joint training
+in which each step takes a batch of one task (tasks in turn, clips labelled for it), uses only
+that task's mask and updates only the weights inside it.
 
-- Common initialisation: the flat model and every single-task model built from one seed have
-  the same blocks (blocks are created before heads), so the per-task IMP is `pruning.Imp` on
-  the single-task models: round 0 is stage 1, and rounds whose masks equal LTH's are LTH's very
-  jobs (same identity), trained once for both. Joint training starts from θ0 (also when the IMP
-  rewinds to an epoch).
+- Common initialisation: the flat model and every single-task model of one width built from one
+  seed have the same blocks (blocks are created before heads), so the per-task IMP is
+  `pruning.Imp` on the single-task models of the base network's widths. Joint training starts
+  from θ0 (also when the IMP rewinds to an epoch).
 - Size: non-zero params = the union of the task masks + heads and norms. IMP goes on until that
   is within the target (default: the hierarchical model's); the last round prunes the least
-  common fraction that fits. When the dense flat network already fits, the masks are complete.
+  common fraction that fits. Dense params and MACs are the base network's.
 - Joint training: sparse_sharing.py (each task's steps touch only the weights in its mask)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import math
 
 import torch
 
+from ..config import ModelConfig
 from ..errors import HmtlError
 from ..models import TreeSpec
 from ..records import MethodResult
@@ -29,6 +31,7 @@ from ..search.context import Context
 from ..search.methods import SearchState, register_method
 from ..training.device import seed_everything
 from .common import target_params
+from .flat_matched import match_widths
 from .masks import Masks, alive_count, save_masks, sparsity_report
 from .pruning import Imp, job_fields, prune_by_magnitude, round_count
 from .sparse_sharing import SparseSharingJob, union_size
@@ -36,13 +39,21 @@ from .sparse_sharing import SparseSharingJob, union_size
 
 # ----------------------------------------------------------------------------- the method
 
-def check_common_init(ctx: Context, flat: TreeSpec) -> None:
+def base_model(ctx: Context, flat: TreeSpec) -> ModelConfig:
+    """The shared network the masks come from: the flat network widened to
+    baselines.lt4rec_base_params, by default the independent set's size."""
+    size = ctx.cfg.baselines.lt4rec_base_params or \
+        ctx.cost(TreeSpec.independent(ctx.tasks, ctx.depth))[0]
+    return match_widths(lambda m: ctx.cost(flat, m)[0], ctx.cfg.model, size)[0]
+
+
+def check_common_init(ctx: Context, flat: TreeSpec, model: ModelConfig) -> None:
     """The single-task models' blocks must be the flat model's at initialisation."""
     with torch.random.fork_rng(devices=[]):
         seed_everything(0)
-        a = ctx.build_model(flat).state_dict()
+        a = ctx.build_model(flat, model).state_dict()
         seed_everything(0)
-        b = ctx.build_model(TreeSpec.single(ctx.tasks[-1], ctx.depth)).state_dict()
+        b = ctx.build_model(TreeSpec.single(ctx.tasks[-1], ctx.depth), model).state_dict()
     if any(not torch.equal(a[k], b[k]) for k in a if k.startswith("blocks.")):
         raise HmtlError("lt4rec: the single-task and flat models do not share their initial "
                         "blocks; sparse sharing needs a common initialisation")
@@ -72,10 +83,11 @@ def _least_pruning(imp: Imp, current: dict, masks: dict, seed: int, fits, full: 
 @register_method("lt4rec")
 def lt4rec(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
-    imp = Imp(ctx, "lt4rec")
     flat = TreeSpec.flat(ctx.tasks, ctx.depth)
-    check_common_init(ctx, flat)
-    flat_params = ctx.build_model(flat).cost()[0]
+    base = base_model(ctx, flat)
+    imp = Imp(ctx, "lt4rec", base)
+    check_common_init(ctx, flat, base)
+    flat_params = ctx.cost(flat, base)[0]
 
     def size(by_task: dict[str, Masks]) -> int:
         kept, covered = union_size(by_task)
@@ -111,7 +123,8 @@ def lt4rec(ctx: Context, state: SearchState) -> MethodResult:
         if todo:
             current.update(imp.train(round_, todo))
 
-    jobs = [SparseSharingJob(**job_fields(ctx.job(flat, s, "")), tag="lt4rec joint",
+    jobs = [SparseSharingJob(**{**job_fields(ctx.job(flat, s, "")), "model": base},
+                             tag="lt4rec joint",
                              masks=tuple((t, tuple(masks[(t, s)].items())) for t in ctx.tasks))
             for s in seeds]
     records = ctx.run(jobs, desc="lt4rec: joint training")
@@ -124,13 +137,16 @@ def lt4rec(ctx: Context, state: SearchState) -> MethodResult:
                 "union": union_size(by_task)[0], "nonzero_params": size(by_task)})
     entry = tree_method(records, ctx.tasks)
     entry.nonzero_params = max(r.nonzero for r in records)
+    # not "tree": the network has its own widths (the report sizes "tree" with the run's)
+    entry.details["shape"], entry.tree = entry.tree, None
     entry.details["pruning"] = {
+        "base_widths": base.block_widths, "base_params": flat_params,
         "target_params": target, "rounds": [rounds[s] for s in seeds], "rate": imp.rate,
         "rewind_epoch": imp.rewind_epoch, "prune_heads": imp.heads,
         "masks": [r.extra["masks"] for r in records], "union": [r.extra["union"] for r in records],
         "nonzero_per_seed": [r.nonzero for r in records],
         "trainings": imp.trainings + len(jobs),
-        "note": ("the dense flat network already fits the target: complete masks"
+        "note": ("the dense shared network already fits the target: complete masks"
                  if not any(rounds.values()) else ""),
     }
     return entry

@@ -11,11 +11,13 @@ recipe (cfg.train) from their rewind point."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import torch
 
+from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..errors import HmtlError
 from ..models import TreeSpec
@@ -159,13 +161,14 @@ class Imp:
     """IMP of every task's single-task model, r seeds, one round at a time through the
     executor. Keys are (task, seed)."""
 
-    def __init__(self, ctx: Context, label: str):
+    def __init__(self, ctx: Context, label: str, model: ModelConfig | None = None):
         self.ctx, self.label = ctx, label
+        self.model = model or ctx.cfg.model            # another width: not stage 1's models
         b = ctx.cfg.baselines
         self.rate, self.rewind_epoch, self.heads = b.pruning_rate, b.rewind_epoch, b.prune_heads
         self.keys = [(t, s) for t in ctx.tasks for s in ctx.seeds]
         self.spec = {t: TreeSpec.single(t, ctx.depth) for t in ctx.tasks}
-        models = {t: ctx.build_model(self.spec[t]) for t in ctx.tasks}
+        models = {t: ctx.build_model(self.spec[t], self.model) for t in ctx.tasks}
         self.names = {t: prunable_names(m, self.heads) for t, m in models.items()}
         self.params = {t: m.cost()[0] for t, m in models.items()}
         self.macs = {t: m.cost()[1] for t, m in models.items()}
@@ -174,9 +177,16 @@ class Imp:
         self.starts: dict[tuple, tuple] = {}
         self.trainings = 0
 
+    def job(self, task: str, seed: int, tag: str) -> TrainJob:
+        """The task's single-task job with this IMP's model config."""
+        return dataclasses.replace(self.ctx.job(self.spec[task], seed, tag), model=self.model)
+
     def dense(self) -> dict[tuple, tuple[TrainJob, dict]]:
-        """Round 0: stage 1's jobs and records (read back); the rewind points if asked for."""
-        jobs = {k: self.ctx.job(self.spec[k[0]], k[1], f"stage1 {k[0]}") for k in self.keys}
+        """Round 0: the dense single-task models (stage 1's, read back, when the model config is
+        the run's); the rewind points if asked for."""
+        own = self.model == self.ctx.cfg.model
+        jobs = {k: self.job(k[0], k[1], f"stage1 {k[0]}" if own else f"{self.label} {k[0]} dense")
+                for k in self.keys}
         recs = self.ctx.run(list(jobs.values()), desc=f"{self.label}: dense models")
         if self.rewind_epoch:
             rewind = {k: RewindJob(**job_fields(j), tag=f"{self.label} {k[0]} rewind",
@@ -192,7 +202,7 @@ class Imp:
     def train(self, round_: int, masks: dict[tuple, Masks]) -> dict[tuple, tuple[TrainJob, dict]]:
         """Train one round for the given keys; masks and a sparsity report go next to each
         job's model.pt."""
-        jobs = {k: ImpJob(**job_fields(self.ctx.job(self.spec[k[0]], k[1], "")),
+        jobs = {k: ImpJob(**job_fields(self.job(k[0], k[1], "")),
                           tag=f"{self.label} {k[0]} round {round_}", round=round_,
                           rewind_epoch=self.rewind_epoch, masks=tuple(m.items()),
                           start=self.starts.get(k, ())) for k, m in masks.items()}

@@ -277,6 +277,10 @@ class BaselinesConfig:
     target_params: int | None = _help("non-zero (LTH, LT4REC) or trainable (branched, random_tree, "
                                       "flat_matched) parameters to match (default: the "
                                       "hierarchical model's)", default=None)
+    lt4rec_base_params: int | None = _help(
+        "LT4REC: dense params of the shared network the task masks are pruned from: the flat "
+        "network widened to this size (default: the independent set's size, so pruning to the "
+        "target has something to remove)", default=None)
     rsa_clips: int = _help("branched: validation clips whose representations give the task "
                            "affinities", default=100)
     random_draws: int = _help(
@@ -290,6 +294,8 @@ class BaselinesConfig:
             raise HmtlError(f"{where}.rewind_epoch: must be >= 0, got {self.rewind_epoch}")
         if self.target_params is not None and self.target_params < 1:
             raise HmtlError(f"{where}.target_params: must be >= 1, got {self.target_params}")
+        if self.lt4rec_base_params is not None and self.lt4rec_base_params < 1:
+            raise HmtlError(f"{where}.lt4rec_base_params: must be >= 1, got {self.lt4rec_base_params}")
         if self.rsa_clips < 3:
             raise HmtlError(f"{where}.rsa_clips: must be >= 3, got {self.rsa_clips}")
         if self.random_draws < 1:
