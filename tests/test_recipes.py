@@ -142,13 +142,32 @@ def build_speech_commands(root):
         "c1d39ce8_nohash_0.flac": {"split": "test"}}
 
 
+def build_arabic_sc(root, lists=True):
+    names = ["zero/00000001_NO_01.wav", "zero/00000002_NO_10.flac", "nine/00000001_NO_02.wav",
+             "ready/00000030_NO_05.wav"]                       # any keyword folder, not only digits
+    for name in names:
+        clip(root / "dataset" / name)
+    if lists:
+        text(root / "train.csv", "file,class\ndataset/zero/00000001_NO_01.wav,zero\n"
+                                 "dataset/nine/00000001_NO_02.wav,nine\n")
+        text(root / "val.csv", "file,class\ndataset/zero/00000002_NO_10.wav,zero\n")
+        text(root / "test.csv", "file,class\ndataset/ready/00000030_NO_05.wav,ready\n")
+    return ["keyword", "speaker"], {
+        "00000001_NO_01.wav": {"keyword": "zero", "digit": "0", "speaker": "ar01", "round": "1",
+                               "group": "ar01"},
+        "00000002_NO_10.flac": {"keyword": "zero", "speaker": "ar02", "round": "10"},
+        "00000030_NO_05.wav": {"keyword": "ready", "digit": "", "speaker": "ar30"}}
+
+
 BUILDERS = {"ravdess": build_ravdess, "fsdd": build_fsdd, "audiomnist-az": build_audiomnist_az,
             "audiomnist": build_audiomnist, "emodb": build_emodb, "savee": build_savee,
-            "crema-d": build_crema_d, "speech-commands": build_speech_commands}
+            "crema-d": build_crema_d, "speech-commands": build_speech_commands,
+            "arabic-sc": build_arabic_sc}
 BAD_NAMES = {"ravdess": "Actor_01/03-01-05.wav", "fsdd": "recordings/seven_jackson_3.wav",
              "audiomnist-az": "data/01/0-01-1.wav", "audiomnist": "data/01/zero_01_0.wav",
              "emodb": "wav/03a01Xa.wav", "savee": "AudioData/DC/x01.wav",
-             "crema-d": "AudioWAV/1001_DFA_ANG.wav", "speech-commands": "yes/noise.wav"}
+             "crema-d": "AudioWAV/1001_DFA_ANG.wav", "speech-commands": "yes/noise.wav",
+             "arabic-sc": "dataset/zero/7_NO_1.wav"}
 METADATA = {"fsdd": "speakers.csv", "audiomnist-az": "metadata.txt",
             "audiomnist": "data/audioMNIST_meta.txt", "crema-d": "VideoDemographics.csv",
             "speech-commands": "testing_list.txt"}
@@ -190,6 +209,29 @@ def test_missing_metadata_is_an_error_naming_it(tmp_path, name):
     (tmp_path / METADATA[name]).unlink()
     with pytest.raises(HmtlError, match=Path(METADATA[name]).name):
         write_manifest(name, tmp_path, tmp_path / "m.csv")
+
+
+def test_arabic_sc_writes_the_corpus_split_only_on_request(tmp_path):
+    build_arabic_sc(tmp_path / "c")
+    header, _ = rows(write_manifest("arabic-sc", tmp_path / "c", tmp_path / "plain.csv")[0])
+    assert "split" not in header
+    _, table = rows(write_manifest("arabic-sc", tmp_path / "c", tmp_path / "split.csv",
+                                   corpus_split=True)[0])
+    assert {f: r["split"] for f, r in table.items()} == {
+        "00000001_NO_01.wav": "train", "00000001_NO_02.wav": "train",
+        "00000002_NO_10.flac": "val", "00000030_NO_05.wav": "test"}   # listed as .wav, stored .flac
+    (tmp_path / "c" / "val.csv").unlink()
+    with pytest.raises(HmtlError, match="val.csv"):
+        write_manifest("arabic-sc", tmp_path / "c", tmp_path / "m.csv", corpus_split=True)
+    with pytest.raises(HmtlError, match="ravdess has no published split"):
+        write_manifest("ravdess", tmp_path / "c", tmp_path / "m.csv", corpus_split=True)
+
+
+def test_a_recipe_pointed_at_the_wrong_folder_names_the_layout_it_expects(tmp_path):
+    build_emodb(tmp_path / "emodb")
+    with pytest.raises(HmtlError, match=r"no emodb audio files found \(expected wav/SSTTTEv"):
+        write_manifest("emodb", tmp_path / "emodb" / "wav", tmp_path / "m.csv")
+    assert all(r.layout for r in RECIPES.values())
 
 
 def test_fsdd_reads_the_repositorys_metadata_py(tmp_path):
@@ -310,6 +352,7 @@ def test_cli_prepare_and_merge(tmp_path, digits, capsys):
     ("fsdd", "fsdd", 3000, ["digit", "speaker", "accent"]),
     ("audiomnist-az", "audiomnist_az", 3082, ["digit", "speaker", "gender"]),
     ("ravdess", "ravdess", 1440, ["emotion", "intensity", "statement", "actor", "gender"]),
+    ("arabic-sc", "arabic_sc", 3000, ["keyword", "speaker", "round"]),
 ])
 def test_real_corpus(tmp_path, name, folder, clips, tasks):
     out, n = write_manifest(name, shared_corpus(folder), tmp_path / "m.csv")
@@ -324,6 +367,14 @@ def test_real_corpus(tmp_path, name, folder, clips, tasks):
         assert len(m.classes["speaker"]) == 59 and m.classes["gender"] == ["female", "male"]
     if name == "ravdess":
         assert len(m.classes["actor"]) == 24 and len(m.classes["emotion"]) == 8
+    if name == "arabic-sc":
+        assert len(m.classes["speaker"]) == 30 and len(m.classes["keyword"]) == 10
+        assert len(m.classes["round"]) == 10 and not m.split
+        split = write_manifest(name, shared_corpus(folder), tmp_path / "s.csv", corpus_split=True)[0]
+        s = read_manifest(split, [TaskConfig("keyword")])
+        by = {sp: {g for g, x in zip(s.group, s.split) if x == sp} for sp in ("train", "val", "test")}
+        assert [len(by[sp]) for sp in ("train", "val", "test")] == [18, 6, 6]   # speakers
+        assert not (by["train"] & by["test"]) and not (by["val"] & by["test"])
 
 
 @pytest.mark.corpus
@@ -338,3 +389,19 @@ def test_real_two_language_digits(tmp_path):
     assert None not in m.labels["gender"]
     assert sum(v is None for v in m.labels["accent"]) == 3082
     assert len(set(m.group)) == 6 + 59
+
+
+@pytest.mark.corpus
+def test_real_three_language_digits_as_configs_digits3_says(tmp_path):
+    a, _ = write_manifest("fsdd", shared_corpus("fsdd"), tmp_path / "fsdd.csv")
+    b, _ = write_manifest("audiomnist-az", shared_corpus("audiomnist_az"), tmp_path / "az.csv")
+    c, _ = write_manifest("arabic-sc", shared_corpus("arabic_sc"), tmp_path / "ar.csv")
+    out, n = merge_manifests([a, b, c], tmp_path / "digits3.csv",
+                             add={"language": ["en", "az", "ar"]}, fill=[],
+                             drop=["split", "keyword", "round"])
+    m = read_manifest(out, [TaskConfig(t) for t in ("digit", "speaker", "language", "gender",
+                                                    "accent")])
+    assert n == len(m) == 9082 and len(m.classes["digit"]) == 10
+    assert len(m.classes["speaker"]) == 95 and m.classes["language"] == ["ar", "az", "en"]
+    assert sum(v is None for v in m.labels["gender"]) == 3000          # Arabic: not published
+    assert sum(v is None for v in m.labels["accent"]) == 3082 + 3000    # FSDD only

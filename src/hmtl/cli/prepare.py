@@ -43,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         c.add_argument("src", help="the corpus folder, as downloaded and unpacked")
         c.add_argument("--out", required=True, help="manifest to write (CSV)")
+        if recipe.split:
+            c.add_argument("--corpus-split", action="store_true",
+                           help=f"write {recipe.split} as the split column (default: none, "
+                                "the run splits)")
     m = sub.add_parser("merge", help=MERGE_HELP, description=MERGE_HELP, epilog=MERGE_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("inputs", nargs="+", metavar="MANIFEST", help="manifests to merge, in order")
@@ -71,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         from ..recipes import write_manifest
 
-        out, n = write_manifest(args.corpus, args.src, args.out)
+        out, n = write_manifest(args.corpus, args.src, args.out,
+                                corpus_split=getattr(args, "corpus_split", False))
     print(f"{out}: {n} clips")
     return 0

@@ -11,4 +11,4 @@ from .base import RECIPES, Recipe, register_recipe, write_manifest  # noqa: F401
 from .merge import merge_manifests  # noqa: F401
 # Each recipe module registers itself on import.
 from . import audiomnist, audiomnist_az, crema_d, emodb, fsdd, ravdess, savee  # noqa: F401,E402
-from . import speech_commands  # noqa: F401,E402
+from . import arabic_sc, speech_commands  # noqa: F401,E402

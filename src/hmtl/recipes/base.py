@@ -22,9 +22,23 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".aiff", ".aif", ".aifc", 
 @dataclass
 class Recipe:
     name: str
-    rows: Callable[[Path], Iterable[dict]]   # one dict per clip: path (absolute) + label columns
+    rows: Callable[..., Iterable[dict]]      # one dict per clip: path (absolute) + label columns
     columns: list[str]                       # label columns, in order (path first, implicitly)
     about: str                               # where to download, licence, what the labels are
+    split: str = ""                          # a published split it writes on request (--corpus-split)
+
+    @property
+    def layout(self) -> str:
+        """The docstring's "Layout:" sentence: what the recipe looks for."""
+        text = " ".join(self.about.split())
+        start = text.find("Layout: ")
+        if start < 0:
+            return ""
+        rest = text[start + len("Layout: "):]
+        any_ext = "(any audio extension)"
+        if any_ext in rest:
+            return rest[:rest.index(any_ext) + len(any_ext)]
+        return rest.split(": ")[0] if ": " in rest else rest.split(". ")[0]
 
     @property
     def title(self) -> str:
@@ -37,9 +51,10 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {}
 
 
-def register_recipe(name: str, columns: list[str], about: str):
-    def deco(fn: Callable[[Path], Iterable[dict]]):
-        RECIPES[name] = Recipe(name, fn, columns, about)
+def register_recipe(name: str, columns: list[str], about: str, split: str = ""):
+    """Register a recipe; one with `split` also takes `corpus_split_` (write that split)."""
+    def deco(fn: Callable[..., Iterable[dict]]):
+        RECIPES[name] = Recipe(name, fn, columns, about, split)
         return fn
     return deco
 
@@ -64,24 +79,30 @@ def manifest_path(p: Path, base: Path) -> Path:
         return p
 
 
-def write_manifest(recipe: str, src: str | Path, out: str | Path) -> tuple[Path, int]:
+def write_manifest(recipe: str, src: str | Path, out: str | Path,
+                   corpus_split: bool = False) -> tuple[Path, int]:
     """Write the manifest of corpus `recipe` found in `src` to `out`; paths are written relative
-    to the manifest's folder when the corpus lies below it, absolute otherwise."""
+    to the manifest's folder when the corpus lies below it, absolute otherwise. With
+    `corpus_split`, a recipe that knows the corpus' published split writes it as `split`."""
     if recipe not in RECIPES:
         raise HmtlError(f"unknown corpus '{recipe}'; known: {', '.join(sorted(RECIPES))}")
     src, out = Path(src).resolve(), Path(out)
     if not src.is_dir():
         raise HmtlError(f"{src}: corpus folder not found")
     r = RECIPES[recipe]
-    rows = list(r.rows(src))
+    if corpus_split and not r.split:
+        raise HmtlError(f"--corpus-split: {recipe} has no published split to write")
+    rows = list(r.rows(src, corpus_split_=True) if corpus_split else r.rows(src))
     if not rows:
-        raise HmtlError(f"{src}: no {recipe} audio files found in the expected layout")
+        where = f" (expected {r.layout} below it)" if r.layout else ""
+        raise HmtlError(f"{src}: no {recipe} audio files found{where}")
+    columns = r.columns + (["split"] if corpus_split else [])
     out.parent.mkdir(parents=True, exist_ok=True)
     base = out.resolve().parent
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", *r.columns])
+        w.writerow(["path", *columns])
         for row in rows:
             shown = manifest_path(Path(row["path"]), base)
-            w.writerow([str(shown), *(row.get(c, "") for c in r.columns)])
+            w.writerow([str(shown), *(row.get(c, "") for c in columns)])
     return out, len(rows)
