@@ -128,7 +128,7 @@ def _spy(fn, flag):
 
 
 def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
-    import hmtl.pipeline as pipeline
+    import hmtl.pipeline.run as pipeline
     from hmtl.testing import tiny_config
 
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
@@ -173,3 +173,29 @@ def test_rerun_keeps_latency_and_size_of_unchanged_models(tmp_path):
     keep_deployment_figures(tmp_path / "results.json", new)
     assert new["methods"]["flat"]["latency_ms"] == 0.5 and new["methods"]["flat"]["onnx_bytes"] == 123
     assert "latency_ms" not in new["methods"]["hierarchical"]     # another model now
+
+
+def test_repeated_splits_run_the_method_per_split_and_pair_over_splits_and_seeds(corpus, tmp_path):
+    from hmtl.errors import HmtlError
+    from hmtl.pipeline import run_pipeline
+    from hmtl.testing import tiny_config
+
+    cfg = tiny_config(corpus, overrides=["data.splits=2", "train.epochs=2"])
+    r = run_pipeline(cfg, tmp_path / "run", verbose=False)
+    assert [s["split_seed"] for s in r["splits"]] == [0, 1]
+    assert all((tmp_path / "run" / f"split-{i}" / "results.json").is_file() for i in (0, 1))
+    for name, entry in r["methods"].items():
+        assert entry["per_seed_ids"] == [{"split": 0, "seed": 0}, {"split": 1, "seed": 0}], name
+        assert len(entry["per_seed"]) == 2
+    flat = r["comparisons"]["methods"]["flat"]["mean_drop"]
+    assert flat["units"] == 2 and flat["clips"] == 2           # one value per (split, seed) and task
+    again = run_pipeline(cfg, tmp_path / "run", verbose=False)
+    assert again["run"]["trained_now"] == 0                     # resumed split by split
+    with_split = tmp_path / "with-split.csv"
+    lines = corpus.read_text().splitlines()
+    with_split.write_text("\n".join([lines[0] + ",split"] + [
+        f"{corpus.parent / l.split(',', 1)[0]},{l.split(',', 1)[1]},{('train', 'val', 'test')[i % 3]}"
+        for i, l in enumerate(lines[1:])]) + "\n")
+    with pytest.raises(HmtlError, match="has a split column"):
+        run_pipeline(tiny_config(with_split, overrides=["data.splits=2"]), tmp_path / "x",
+                     verbose=False)

@@ -7,7 +7,9 @@ method loses more than the searched tree. Secondary: the same over the tasks not
 independent models below 99 % accuracy, above 1 % EER), and each task alone. Pairs are the same
 seed of both methods on the same test clips (a method trained on several trees, random_tree,
 pairs each tree's seed s with the hierarchical seed s). Intervals resample seeds and clips,
-p-values permute clips, Holm corrects over the compared methods (utils/stats.py)."""
+p-values permute clips, Holm corrects over the compared methods (utils/stats.py). With several
+data splits the units are (split, seed) pairs, each one value per task (the splits' different
+test clips carry the clip noise): intervals resample units, p-values flip units' signs."""
 
 from __future__ import annotations
 
@@ -26,23 +28,29 @@ ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accur
             "Holm-corrected over the methods compared")
 
 
+def unit(record: TrainRecord) -> tuple[int, int]:
+    """What pairs two trainings: the same split (data.splits) and the same seed."""
+    return record.extra.get("split", 0), record.seed
+
+
 def task_diffs(method: MethodResult, reference: MethodResult, task: str) -> np.ndarray | None:
     """(pairs × clips) per-clip drops of `method` against `reference` on one task, or
-    (pairs × 1) task-level drops when the metric is not a mean over clips (EER)."""
-    ours = {r.seed: r for r in reference.records.get(task, [])}
-    pairs = [(ours[r.seed], r) for r in method.records.get(task, []) if r.seed in ours]
+    (pairs × 1) task-level drops when the metric is not a mean over clips (EER) or the pairs
+    come from several splits (whose test clips differ: the splits carry the clip noise)."""
+    ours = {unit(r): r for r in reference.records.get(task, [])}
+    pairs = [(ours[unit(r)], r) for r in method.records.get(task, []) if unit(r) in ours]
     if not pairs:
         return None
     metric = primary_metric(pairs[0][0].test[task])
+    several = len({unit(r)[0] for _, r in pairs}) > 1
     rows = []
     for ref, rec in pairs:
         a, b = per_clip_values(ref.test[task]), per_clip_values(rec.test[task])
-        if a is not None and b is not None and len(a) == len(b) and a:
+        if a is not None and b is not None and len(a) == len(b) and a and not several:
             rows.append([drop(x, y, metric) for x, y in zip(a, b)])
         else:
             rows.append([drop(_value(ref, task), _value(rec, task), metric)])
-    width = min(len(r) for r in rows)
-    return np.array([r[:width] for r in rows], dtype=float)
+    return np.array(rows, dtype=float)
 
 
 def _value(record: TrainRecord, task: str) -> float:

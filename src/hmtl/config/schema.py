@@ -62,6 +62,10 @@ class DataConfig:
     split_ratios: list[float] = _help("train/val/test fractions when the manifest has no split column",
                                       default_factory=lambda: [0.7, 0.15, 0.15])
     split_seed: int = _help("seed of the random split", default=0)
+    splits: int = _help(
+        "run the whole method on this many splits (seeds split_seed, split_seed+1, ...) and "
+        "combine them: results and paired comparisons over splits × seeds (each split is its "
+        "own resumable run folder, OUT/split-i)", default=1)
     split_by: Literal["stratified", "group"] = _help(
         "stratified random split, or group-disjoint by the manifest's group column", default="stratified")
     stratify_by: str | None = _help("task whose classes the split stratifies (default: first task)",
@@ -82,6 +86,8 @@ class DataConfig:
                 or abs(sum(self.split_ratios) - 1.0) > 1e-6 or self.split_ratios[0] <= 0:
             raise HmtlError(f"{where}.split_ratios: three non-negative fractions summing to 1 "
                             f"with train > 0, got {self.split_ratios}")
+        if self.splits < 1:
+            raise HmtlError(f"{where}.splits: must be >= 1, got {self.splits}")
         if self.stratify_by is not None and self.stratify_by not in names:
             raise HmtlError(f"{where}.stratify_by: '{self.stratify_by}' is not a task ({names})")
 

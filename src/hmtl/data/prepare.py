@@ -92,7 +92,9 @@ def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache, out: np.n
 
 
 def _inputs_key(cfg: RunConfig, manifest_bytes: bytes) -> str:
-    return stable_hash({"format": FORMAT, "data": dataclasses.asdict(cfg.data),
+    data = dataclasses.asdict(cfg.data)
+    data.pop("splits")                     # how many splits a run makes, not what this one is
+    return stable_hash({"format": FORMAT, "data": data,
                         "features": dataclasses.asdict(cfg.features),
                         "manifest": content_hash(manifest_bytes)})
 

@@ -81,11 +81,17 @@ def paired_bootstrap(diffs: list[np.ndarray], resamples: int = RESAMPLES, level:
 
 def clip_permutation_p(diffs: list[np.ndarray], resamples: int = 9999, seed: int = 0) -> float:
     """Two-sided p-value of "no difference": each clip's unit-averaged difference changes sign
-    at random (scipy.stats.permutation_test on paired samples); tasks weigh equally."""
+    at random (scipy.stats.permutation_test on paired samples); tasks weigh equally. When every
+    task has one value per unit (no clips), the units' mean differences change sign instead."""
     from scipy import stats
 
-    values = np.concatenate([d.mean(axis=0) for d in diffs])
-    weight = np.concatenate([np.full(d.shape[1], 1.0 / (len(diffs) * d.shape[1])) for d in diffs])
+    if all(d.shape[1] == 1 for d in diffs):           # one value per unit: flip the units
+        values = np.mean(np.concatenate(diffs, axis=1), axis=1)
+        weight = np.full(len(values), 1.0 / len(values))
+    else:
+        values = np.concatenate([d.mean(axis=0) for d in diffs])
+        weight = np.concatenate([np.full(d.shape[1], 1.0 / (len(diffs) * d.shape[1]))
+                                 for d in diffs])
     if not np.any(values):
         return 1.0
 

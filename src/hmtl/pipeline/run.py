@@ -1,4 +1,4 @@
-"""`hmtl run`: stage 1 → stage 2 → stage 3 → final tree → compared methods → results.
+"""One run folder of `hmtl run`: stage 1 → stage 2 → stage 3 → final tree → compared methods → results.
 
 Every training is a job with a hashed folder, so running the same config again resumes: what
 finished is read back, only what is missing is trained, and the decisions (which depths to
@@ -11,37 +11,51 @@ import shutil
 import time
 from pathlib import Path
 
-from . import baselines  # noqa: F401  (the baselines register their methods)
-from .config import RunConfig, dump_config
-from .data.prepare import prepare_dataset
-from .errors import HmtlError
-from .executors import RunHandle, make_executor
-from .models import TreeSpec
-from .results import build_results, compare, write_results
-from .search.context import Context
-from .search.final import train_final
-from .search.methods import METHODS, SearchState
-from .search.stability import repeat_search
-from .search.stage1 import run_stage1
-from .search.stage2 import run_stage2
-from .search.budget import DropPredictor, budget_tree, predictor_check, train_budget_trees
-from .search.compatibility import Rule
-from .search.stage3 import tree_from_pairs
-from .utils.io import atomic_write_text
-from .utils.progress import say
+from .. import baselines  # noqa: F401  (the baselines register their methods)
+from ..config import RunConfig, dump_config
+from ..data.prepare import prepare_dataset
+from ..errors import HmtlError
+from ..executors import Executor, RunHandle, make_executor
+from ..models import TreeSpec
+from ..records import MethodResult
+from ..results import build_results, compare, write_results
+from ..search.context import Context
+from ..search.final import train_final
+from ..search.methods import METHODS, SearchState
+from ..search.stability import repeat_search
+from ..search.stage1 import run_stage1
+from ..search.stage2 import run_stage2
+from ..search.budget import DropPredictor, budget_tree, predictor_check, train_budget_trees
+from ..search.compatibility import Rule
+from ..search.stage3 import tree_from_pairs
+from ..utils.io import atomic_write_text
+from ..utils.progress import say
 
 STAGES = ("stage1", "stage2", "final", "all")
 
 
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
                  executor: str = "serial", verbose: bool = True, threads: int | None = None) -> dict:
-    """Run (or resume) the method in `out_dir`; returns the results.json content. A new folder
-    whose data cannot be prepared (bad manifest, bad audio) is removed again, so that nothing
-    that looks like a run is left behind; a second process on the same folder is refused."""
+    """Run (or resume) the method in `out_dir`; returns the results.json content. With
+    data.splits > 1, the whole method runs once per split (splits.py). A new folder whose data
+    cannot be prepared (bad manifest, bad audio) is removed again, so that nothing that looks
+    like a run is left behind; a second process on the same folder is refused."""
     check_methods(cfg)
-    folder = RunHandle(Path(out_dir))
-    fresh = not folder.root.exists() or not any(folder.root.iterdir())
     runner = make_executor(executor, threads)
+    try:
+        if cfg.data.splits > 1:
+            from .splits import run_splits
+
+            return run_splits(cfg, Path(out_dir), runner, until, verbose)
+        return run_one(cfg, RunHandle(Path(out_dir)), runner, until, verbose)[0]
+    finally:
+        runner.close()
+
+
+def run_one(cfg: RunConfig, folder: RunHandle, runner: Executor, until: str = "all",
+            verbose: bool = True, write: bool = True) -> tuple[dict, dict[str, MethodResult]]:
+    """One run folder: prepare its dataset, run the stages and methods; (results, methods)."""
+    fresh = not folder.root.exists() or not any(folder.root.iterdir())
     started = time.perf_counter()
     failed = False
     try:
@@ -56,7 +70,6 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
             ctx = Context(cfg, data, folder, runner, verbose)
             return _run_stages(ctx, until, started)
     finally:
-        runner.close()
         if failed:
             shutil.rmtree(folder.root, ignore_errors=True)
 
@@ -69,7 +82,7 @@ def check_methods(cfg: RunConfig) -> None:
         raise HmtlError(f"methods: unknown method(s) {unknown}; known: {list(METHODS)}")
 
 
-def _run_stages(ctx: Context, until: str, started: float) -> dict:
+def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[str, MethodResult]]:
     cfg, out_dir, L = ctx.cfg, ctx.out_dir, ctx.depth
     clock = {"prepare": round(time.perf_counter() - started, 2)}
 
@@ -135,7 +148,7 @@ def _run_stages(ctx: Context, until: str, started: float) -> dict:
     keep_deployment_figures(out_dir / "results.json", results)
     write_results(out_dir, results)
     write_report_safely(out_dir)
-    return results
+    return results, methods
 
 
 def check_predictor(ctx: Context, state: SearchState, methods: dict, budgets: list[dict]) -> dict:
@@ -174,7 +187,7 @@ def keep_deployment_figures(previous: Path, results: dict) -> None:
 def write_report_safely(out_dir: Path) -> None:
     """The report is a view of results.json: if drawing it fails, the results still stand."""
     try:
-        from .report import write_report
+        from ..report import write_report
 
         write_report(out_dir)
     except Exception as e:  # noqa: BLE001 - a plotting failure must not lose a finished run

@@ -1,0 +1,112 @@
+"""Repeated splits (data.splits = N): the whole method, stages 1-3 and every compared method,
+runs once per split of the clips into train/val/test (data.split_seed, +1, …), each in its own
+run folder OUT/split-i, resumable like any run. OUT/results.json combines them: each method's
+metrics over splits × seeds, and its paired comparison with the hierarchical model over (split,
+seed) units (evidence.py). One split is one sample of the clips; the spread over splits is what
+a user's next recording session will see, and what one fixed split leaves out."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from pathlib import Path
+
+from ..config import RunConfig, dump_config
+from ..errors import HmtlError
+from ..executors import Executor, RunHandle
+from ..records import MethodResult
+from ..results import aggregate, build_results, write_results
+from ..utils.io import atomic_write_text
+from ..utils.progress import say
+from .run import keep_deployment_figures, run_one, write_report_safely
+
+
+def split_config(cfg: RunConfig, i: int) -> RunConfig:
+    data = dataclasses.replace(cfg.data, split_seed=cfg.data.split_seed + i, splits=1)
+    return dataclasses.replace(cfg, data=data)
+
+
+def check_splittable(cfg: RunConfig) -> None:
+    with open(cfg.data.manifest, newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    if "split" in header:
+        raise HmtlError(f"data.splits={cfg.data.splits}: {cfg.data.manifest} has a split column, "
+                        f"which fixes one split; drop it (hmtl prepare merge --drop split) or set "
+                        f"data.splits: 1")
+
+
+def run_splits(cfg: RunConfig, out: Path, runner: Executor, until: str, verbose: bool) -> dict:
+    check_splittable(cfg)
+    started = time.perf_counter()
+    root = RunHandle(out)
+    with root.lock():
+        outcomes = []
+        for i in range(cfg.data.splits):
+            say(f"split {i + 1}/{cfg.data.splits} (data.split_seed={cfg.data.split_seed + i})")
+            outcomes.append(run_one(split_config(cfg, i), RunHandle(out / f"split-{i}"), runner,
+                                    until, verbose))
+        results = combine(cfg, outcomes, time.perf_counter() - started, runner)
+        atomic_write_text(out / "config.yaml", dump_config(cfg))
+        keep_deployment_figures(out / "results.json", results)
+        write_results(out, results)
+        write_report_safely(out)
+    return results
+
+
+def pool_splits(parts: list[MethodResult], tasks: list[str]) -> MethodResult:
+    """One method over several splits: its trainings pooled (each tagged with its split, which
+    pairs it in comparisons), its metrics over splits × seeds, sizes the mean when the splits'
+    trees differ (each split's own in details)."""
+    records: dict[str, list] = {t: [] for t in tasks}
+    ids = []
+    for i, part in enumerate(parts):
+        for t in tasks:
+            for r in part.records.get(t, []):
+                r.extra["split"] = i
+                records[t].append(r)
+        ids += [{"split": i, "seed": r.seed} for r in part.records.get(tasks[0], [])]
+    metrics = {t: aggregate(records[t], [t])[t] for t in tasks if records[t]}
+    same = all(p.tree == parts[0].tree and p.params == parts[0].params for p in parts)
+
+    def mean(values):
+        return round(sum(values) / len(values))
+
+    return MethodResult(
+        params=parts[0].params if same else mean([p.params for p in parts]),
+        nonzero_params=parts[0].nonzero_params if same else mean([p.nonzero_params for p in parts]),
+        macs=parts[0].macs if same else mean([p.macs for p in parts]),
+        metrics=metrics, primary=parts[0].primary,
+        per_seed=[s for p in parts for s in p.per_seed],
+        tree=parts[0].tree if same else None,
+        details={"per_seed_ids": ids,
+                 "splits": [{"split": i, "params": p.params, "macs": p.macs, "tree": p.tree}
+                            for i, p in enumerate(parts)]},
+        records=records)
+
+
+def combine(cfg: RunConfig, outcomes: list[tuple[dict, dict]], seconds: float,
+            runner: Executor) -> dict:
+    tasks = cfg.task_names
+    first = outcomes[0][0]
+    names = [n for n in outcomes[0][1] if all(n in methods for _, methods in outcomes)]
+    methods = {n: pool_splits([methods[n] for _, methods in outcomes], tasks) for n in names}
+    searches = [r["search"] for r, _ in outcomes]
+    search = {**searches[0], "trainings": sum(s["trainings"] for s in searches),
+              "skipped": sum(s.get("skipped", 0) for s in searches),
+              "seconds": round(sum(s["seconds"] for s in searches), 1)}
+    splits = [{"split": i, "folder": f"split-{i}", "split_seed": cfg.data.split_seed + i,
+               "tree": r["hierarchy"]["tree"],
+               "depths": {"+".join(c["tasks"]): c["depth"] for c in r["compatibility"]}}
+              for i, (r, _) in enumerate(outcomes)]
+    same_tree = sum(s["tree"] == splits[0]["tree"] for s in splits)
+    return build_results(
+        tasks, first["seeds"], methods, first["compatibility"], search,
+        extra={"splits": splits,
+               "hierarchy": {**first["hierarchy"],
+                             "notes": first["hierarchy"]["notes"] + [
+                                 f"{len(splits)} splits: each searched its own tree (split 0's "
+                                 f"is shown); {same_tree} of {len(splits)} found split 0's tree"]},
+               "run": {"wall_seconds": round(seconds, 1), "executor": runner.name,
+                       "trained_now": runner.trained, "reused": runner.reused,
+                       "threads_per_training": sorted(runner.threads_seen)}})
