@@ -133,7 +133,8 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
 
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
                       overrides=["search.repair_rounds=1", "search.budget_params=5000",
-                                 "search.budgets=[0.5, 3000]"])
+                                 "search.budgets=[0.5, 3000]", "baselines.random_draws=2",
+                                 "methods=[independent, flat, hierarchical, random_tree]"])
     # every task of the final tree "drops" 50 points: repair must detach the shared ones
     from hmtl.search.compatibility import Rule, Verdict
 
@@ -148,12 +149,16 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     assert r["hierarchy"]["tree"] == r["methods"]["hierarchical"]["tree"]
     assert budget_tree.block_count() >= 1
     assert any(n.startswith("budget:") for n in r["hierarchy"]["notes"])
-    assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
+    assert set(r["methods"]) == {"independent", "flat", "hierarchical", "random_tree"}
     independent = r["methods"]["independent"]["params"]
     assert [b["budget"] for b in r["budgets"]] == [round(0.5 * independent), 3000]
     for b in r["budgets"]:
         assert b["params"] <= b["budget"] and b["method"]["params"] == b["params"]
         assert "mean_drop" in b["method"]["vs_independent"]
+        # every size gets its size-matched baselines, and every method is compared with its tree
+        null = b["baselines"]["random_tree"]
+        assert null["searched"]["tree"] == b["tree"] and b["tree"] not in [t["tree"] for t in null["trees"]]
+        assert set(b["comparisons"]["methods"]) == {"independent", "flat", "random_tree"}
     assert len(r["predictor"]["trees"]) >= 3 and r["predictor"]["spearman"] is not None
     page = (tmp_path / "run" / "report.html").read_text()
     assert '<section id="budgets">' in page and "Spearman" in page

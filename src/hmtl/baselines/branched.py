@@ -120,7 +120,7 @@ def search_tree(tasks: list[str], dis: np.ndarray, blocks: list[int], heads: int
     return found[0], found[1], how
 
 
-@register_method("branched")
+@register_method("branched", size_matched=True)
 def branched(ctx: Context, state: SearchState) -> MethodResult:
     begin = time.perf_counter()
     affinity = task_affinity(ctx)

@@ -37,7 +37,7 @@ def match_widths(params_of, model: ModelConfig, target: int) -> tuple[ModelConfi
     return above, hi
 
 
-@register_method("flat_matched")
+@register_method("flat_matched", size_matched=True)
 def flat_matched(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     spec = TreeSpec.flat(ctx.tasks, ctx.depth)

@@ -80,7 +80,7 @@ def _least_pruning(imp: Imp, current: dict, masks: dict, seed: int, fits, full: 
     return least if fits(least) else full
 
 
-@register_method("lt4rec")
+@register_method("lt4rec", size_matched=True)
 def lt4rec(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     flat = TreeSpec.flat(ctx.tasks, ctx.depth)

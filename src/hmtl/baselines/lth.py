@@ -26,7 +26,7 @@ def lth_schedule(imp: Imp, target: int) -> list[dict[str, int]]:
     return imp_schedule(imp.prunable, fixed, target, imp.rate)
 
 
-@register_method("lth")
+@register_method("lth", size_matched=True)
 def lth(ctx: Context, state: SearchState) -> MethodResult:
     target = target_params(ctx, state)
     imp = Imp(ctx, "lth")

@@ -123,7 +123,7 @@ def rank_of(searched: float, others: list[float]) -> dict:
             "at_least_as_good_interval": [round(ci.low, 4), round(ci.high, 4)]}
 
 
-@register_method("random_tree")
+@register_method("random_tree", size_matched=True)
 def random_trees(ctx: Context, state: SearchState) -> MethodResult | None:
     blocks, heads = ctx.block_params()
     searched = TreeSpec.from_json(ctx.tasks, state.final_records[0].tree) \

@@ -6,6 +6,7 @@ sweep, which tree) are recomputed from the stored results and come out the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -25,7 +26,9 @@ from ..search.methods import METHODS, SearchState
 from ..search.stability import repeat_search
 from ..search.stage1 import run_stage1
 from ..search.stage2 import run_stage2
-from ..search.budget import DropPredictor, budget_tree, predictor_check, train_budget_trees
+from ..evidence import compare_methods
+from ..search.budget import (DropPredictor, budget_json, budget_tree, predictor_check,
+                             train_budget_trees)
 from ..search.compatibility import Rule
 from ..search.stage3 import tree_from_pairs
 from ..utils.io import atomic_write_text
@@ -131,7 +134,7 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
     extra = {}
     if cfg.search.budgets and state.final_records and state.predictor is not None:
         say("budget trees")
-        extra["budgets"] = train_budget_trees(ctx, state.predictor, methods.get("independent"))
+        extra["budgets"] = budgets_with_baselines(ctx, state, methods)
     if state.stability is not None:
         extra["stability"] = state.stability
     if state.predictor is not None and "independent" in methods:
@@ -149,6 +152,35 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
     write_results(out_dir, results)
     write_report_safely(out_dir)
     return results, methods
+
+
+def budgets_with_baselines(ctx: Context, state: SearchState,
+                           methods: dict[str, MethodResult]) -> list[dict]:
+    """search.budgets' trees, each with the run's size-matched baselines retrained at its size
+    and every method compared with it, as the hierarchical tree is."""
+    out = []
+    trained = train_budget_trees(ctx, state.predictor, methods.get("independent"))
+    for tb in trained:
+        at_size = dataclasses.replace(state, tree=tb.tree.spec, final_records=tb.records)
+        here = {"hierarchical": tb.entry}
+        for name in ctx.cfg.methods:
+            if name in methods and not METHODS[name].size_matched:
+                here[name] = methods[name]            # independent, flat: one size for all
+            elif METHODS[name].size_matched:
+                say(f"budget {tb.tree.budget:,}: {name} at this size")
+                entry = METHODS[name].run(ctx, at_size)
+                if entry is not None:
+                    here[name] = entry
+        found = compare_methods(here, ctx.tasks)
+        row = budget_json(tb, state.predictor)
+        independent = methods.get("independent")
+        row["baselines"] = {n: {**e.to_json(), **({"vs_independent": compare(e, independent, ctx.tasks)}
+                                                   if independent is not None else {})}
+                            for n, e in here.items() if METHODS[n].size_matched}
+        if found:
+            row["comparisons"] = found
+        out.append(row)
+    return out
 
 
 def check_predictor(ctx: Context, state: SearchState, methods: dict, budgets: list[dict]) -> dict:

@@ -19,6 +19,14 @@ def _tree_text(tree: list) -> str:
     return " / ".join("+".join(g) for g in tree[-1]) if tree else "—"
 
 
+def _versus(c: dict | None) -> str:
+    """A paired comparison in a cell: the difference, its interval, and whether it is shown."""
+    if not c:
+        return "—"
+    text = (f"{100 * c['estimate']:+.1f} [{100 * c['low']:+.1f}, {100 * c['high']:+.1f}]")
+    return text + ("" if c.get("shown") else ' <span class="muted">no difference shown</span>')
+
+
 def budgets_section(info: RunInfo) -> str:
     budgets = info.results.get("budgets") or []
     predictor = info.results.get("predictor") or {}
@@ -41,16 +49,21 @@ def budgets_section(info: RunInfo) -> str:
         parts.append(f'<figure class="panel">{svg}</figure>')
     if budgets:
         rows = []
+        versus = [n for n in ("random_tree", "flat_matched", "flat")
+                  if any(n in ((b.get("comparisons") or {}).get("methods") or {}) for b in budgets)]
         for b in budgets:
             cmp = b["method"].get("vs_independent") or {}
+            found = (b.get("comparisons") or {}).get("methods") or {}
             rows.append([num(b["budget"]), num(b["params"]),
                          f"{100 * cmp['param_reduction']:.1f} %" if cmp else "—",
                          fixed(100 * b["predicted_drop"], 2),
                          pm(cmp.get("mean_drop"), cmp.get("mean_drop_std")),
                          fixed(100 * cmp["max_drop"]) if cmp else "—",
-                         escape(_tree_text(b["tree"]))])
+                         escape(_tree_text(b["tree"]))] +
+                        [_versus((found.get(n) or {}).get("mean_drop")) for n in versus])
         head = ["budget (params)", "params", "reduction", "predicted drop (pts)",
-                "measured mean drop (pts)", "max drop (pts)", "deepest groups"]
+                "measured mean drop (pts)", "max drop (pts)", "deepest groups"] + \
+            [f"{escape(n)} − this tree (pts, 95 % CI)" for n in versus]
         parts.append(table(head, rows, "budgets"))
         points = [{"name": f"{b['params'] / 1e3:.0f}k", "acc": -100 * b["method"]["vs_independent"]["mean_drop"],
                    "err": 100 * b["method"]["vs_independent"]["mean_drop_std"],

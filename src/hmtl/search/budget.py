@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import HmtlError
 from ..models import TreeSpec
-from ..records import MethodResult
+from ..records import MethodResult, TrainRecord
 from ..results import compare, tree_method
 from .affinity import spearman
 from .compatibility import Rule
@@ -157,10 +157,18 @@ def budget_tree(ctx: Context, predictor: DropPredictor, budget: int) -> BudgetTr
     return best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0]
 
 
+@dataclass
+class TrainedBudget:
+    tree: BudgetTree
+    records: list[TrainRecord]
+    entry: MethodResult
+    fraction: float           # of the independent set's params
+
+
 def train_budget_trees(ctx: Context, predictor: DropPredictor,
-                       reference: MethodResult | None) -> list[dict]:
+                       reference: MethodResult | None) -> list[TrainedBudget]:
     """search.budgets: each budget's tree trained with every seed (a tree already trained, e.g.
-    the hierarchical one, is read back), with its predicted and measured drops."""
+    the hierarchical one, is read back)."""
     blocks, heads = ctx.block_params()
     independent = ctx.cost(TreeSpec.independent(ctx.tasks, ctx.depth))[0]
     try:
@@ -173,13 +181,19 @@ def train_budget_trees(ctx: Context, predictor: DropPredictor,
         entry = tree_method(records, ctx.tasks)
         if reference is not None:
             entry.vs_independent = compare(entry, reference, ctx.tasks)
-        out.append({"budget": bt.budget, "fraction": round(bt.budget / independent, 4),
-                    "params": bt.params, "macs": entry.macs, "tree": bt.spec.to_json(),
-                    "predicted_drop": round(bt.predicted, 6),
-                    "predicted_task_drops": {t: round(d, 6) for t, d in
-                                             predictor.task_drops(bt.spec).items()},
-                    "search": bt.how, "method": entry.to_json()})
+        out.append(TrainedBudget(bt, records, entry, bt.budget / independent))
     return out
+
+
+def budget_json(tb: TrainedBudget, predictor: DropPredictor) -> dict:
+    """A budget tree in results.json: its size, predicted and measured drops."""
+    bt = tb.tree
+    return {"budget": bt.budget, "fraction": round(tb.fraction, 4), "params": bt.params,
+            "macs": tb.entry.macs, "tree": bt.spec.to_json(),
+            "predicted_drop": round(bt.predicted, 6),
+            "predicted_task_drops": {t: round(d, 6) for t, d in
+                                     predictor.task_drops(bt.spec).items()},
+            "search": bt.how, "method": tb.entry.to_json()}
 
 
 def predictor_check(trees: list[tuple[str, TreeSpec, float]], predictor: DropPredictor) -> dict:

@@ -35,14 +35,16 @@ class Method:
     name: str
     run: MethodFn
     exportable: bool          # one dense model per seed that `hmtl export` and `predict` load
+    size_matched: bool        # matches the searched tree's size: rerun at every budget's size
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register_method(name: str, exportable: bool = False) -> Callable[[MethodFn], MethodFn]:
+def register_method(name: str, exportable: bool = False,
+                    size_matched: bool = False) -> Callable[[MethodFn], MethodFn]:
     def deco(fn: MethodFn) -> MethodFn:
-        METHODS[name] = Method(name, fn, exportable)
+        METHODS[name] = Method(name, fn, exportable, size_matched)
         return fn
     return deco
 
