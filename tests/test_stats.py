@@ -52,3 +52,9 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert holm([0.5]) == [0.5]
     c = Comparison(0.02, 0.001, 0.04, 0.01, 3, 200, p_holm=0.2)
     assert not c.shown                     # interval excludes 0, corrected p does not pass
+
+
+def test_a_single_value_cannot_show_a_difference():
+    one = [np.array([[0.2]])]
+    c = compare_paired(one)
+    assert c.p == 1.0 and not c.shown and c.estimate == pytest.approx(0.2)

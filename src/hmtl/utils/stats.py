@@ -92,7 +92,7 @@ def clip_permutation_p(diffs: list[np.ndarray], resamples: int = 9999, seed: int
         values = np.concatenate([d.mean(axis=0) for d in diffs])
         weight = np.concatenate([np.full(d.shape[1], 1.0 / (len(diffs) * d.shape[1]))
                                  for d in diffs])
-    if not np.any(values):
+    if len(values) < 2 or not np.any(values):       # nothing to permute, or nothing to test
         return 1.0
 
     def statistic(x, y, axis=-1):
