@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SHARED ?= ../shared/data
 
-.PHONY: test demo install clean bench bench-speed
+.PHONY: test demo install clean bench bench-short bench-speed
 
 install: $(STAMP)
 
@@ -28,12 +28,17 @@ demo: $(STAMP)
 runs/manifests/ravdess.csv: | $(STAMP)
 	$(VENV)/bin/hmtl prepare ravdess $(SHARED)/ravdess --out $@
 
-# The headline table: every method, 3 seeds, on RAVDESS and the two-language digits corpus
-# (FSDD + AudioMNIST_AZ); rewrites their sections of BENCHMARKS.md. Resumes: a rerun after an
-# interruption trains only what is missing (about 2 h on 2 CPU cores from scratch).
+# The headline benchmark: every method with paired statistics, 3 seeds, RAVDESS and the
+# three-language digits at widths x0.25, x0.5, x1 (the capacity axis); rewrites their sections of
+# BENCHMARKS.md and benchmarks/figures/. Resumes: a rerun trains only what is missing.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR)) \
-		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(CORPORA),--corpora $(CORPORA))
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(CORPORA),--corpora $(CORPORA)) \
+		$(if $(WIDTHS),--widths $(WIDTHS))
+
+# The short setting: RAVDESS at a quarter of the widths, 3 seeds, 10 random trees.
+bench-short: $(STAMP)
+	$(PY) benchmarks/bench.py --short --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
 # reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).

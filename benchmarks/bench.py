@@ -1,29 +1,32 @@
-"""The headline benchmark: the whole method and every baseline, 3 seeds, on the real corpora of
-`../shared/data`, and the section of BENCHMARKS.md that reports it.
+"""The headline benchmark: where does the measured tree earn its cost? Every method, paired
+statistics, on the real corpora of `../shared/data`, at several backbone widths (the capacity
+axis: at a quarter of the widths tasks really compete for channels), and the section of
+BENCHMARKS.md that reports it, with a Pareto figure per corpus.
 
-    python benchmarks/bench.py                       # = make bench: every corpus
-    python benchmarks/bench.py --corpora digits --executor local:2
+    python benchmarks/bench.py                              # = make bench: RAVDESS and digits3
+    python benchmarks/bench.py --short                      # = make bench-short (≤ 45 min)
+    python benchmarks/bench.py --corpora ravdess --widths 0.25 --seeds 3 --executor local:2
 
-Per corpus it writes the manifest(s) with the recipes when missing, runs `hmtl run CONFIG --out
-runs/<corpus>` with every method (the run resumes: a finished training is never
-repeated, so a rerun after an interruption, or after `hmtl run` on the same config, costs only
-what is missing), and then rewrites that corpus' part of BENCHMARKS.md, between its `bench:NAME:begin` and
-`bench:NAME:end` markers (appended when absent): the command, machine, date, this invocation's wall time and the
-summed time of every training behind the table, the results table, and the paper's claims next
-to what was measured. The hand-written reading lives outside the markers and is kept.
+Per corpus and width it writes the manifest(s) with the recipes when missing and runs `hmtl run
+CONFIG --out runs/bench/CORPUS/wWIDTH model.widths=[…] search.budgets=[0.4] methods=[every
+method]`. The run resumes (a finished training is never repeated), so a rerun after an
+interruption costs only what is missing. Each width's results.json carries the paired evidence:
+every method against the hierarchical one by seed and test clip (difference in mean drop, 95 %
+interval, Holm-corrected p, verdict), the searched tree's rank among 20 random trees of exactly
+its size, and the 60 %-smaller budget tree with its own size-matched baselines. The script then
+rewrites the corpus' part of BENCHMARKS.md between its markers (the hand-written reading outside
+them is kept) and draws benchmarks/figures/CORPUS.svg: mean drop against params.
 
-A difference counts only when it exceeds the noise: a method's mean drop is called larger than
-the hierarchical model's when the gap exceeds the larger of their two seed standard deviations.
-"""
+The goal (issue 17): at ≥ 60 % fewer params than the independent set, in the low-complexity
+setting, mean drop ≤ 1 point, and better than the random trees of identical size with a paired
+95 % interval that excludes 0."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
-import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -33,11 +36,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from record import machine, marked, write_section  # noqa: E402
 
-
 # corpus -> (config, the manifest the config reads, the commands that write it)
 CORPORA = {
     "ravdess": ("configs/ravdess.yaml", "runs/manifests/ravdess.csv", [
         ["prepare", "ravdess", "{data}/ravdess", "--out", "runs/manifests/ravdess.csv"]]),
+    "digits3": ("configs/digits3.yaml", "runs/manifests/digits3.csv", [
+        ["prepare", "fsdd", "{data}/fsdd", "--out", "runs/manifests/fsdd.csv"],
+        ["prepare", "audiomnist-az", "{data}/audiomnist_az", "--out",
+         "runs/manifests/audiomnist-az.csv"],
+        ["prepare", "arabic-sc", "{data}/arabic_sc", "--out", "runs/manifests/arabic-sc.csv"],
+        ["prepare", "merge", "runs/manifests/fsdd.csv", "runs/manifests/audiomnist-az.csv",
+         "runs/manifests/arabic-sc.csv", "--out", "runs/manifests/digits3.csv",
+         "--add-column", "language=en,az,ar", "--drop", "split", "--drop", "keyword",
+         "--drop", "round"]]),
     "digits": ("configs/digits.yaml", "runs/manifests/digits.csv", [
         ["prepare", "fsdd", "{data}/fsdd", "--out", "runs/manifests/fsdd.csv"],
         ["prepare", "audiomnist-az", "{data}/audiomnist_az", "--out",
@@ -46,12 +57,12 @@ CORPORA = {
          "--out", "runs/manifests/digits.csv", "--add-column", "language=en,az",
          "--drop", "split"]]),
 }
-
-# The paper's figures (mean accuracy drop against independent models, in points).
-PAPER = {"hierarchical": "56 % fewer params, drop ≤ 1.9", "flat": "drop 2.7",
-         "lt4rec": "drop 9", "lth": "drop 6.5"}
-GOAL_REDUCTION, GOAL_DROP = 0.56, 0.019
-ALL_METHODS = "methods=[independent,flat,hierarchical,lth,lt4rec,branched,random_tree,flat_matched]"
+DEFAULT_CORPORA = ("ravdess", "digits3")
+METHODS = ["independent", "flat", "hierarchical", "lth", "lt4rec", "branched", "random_tree",
+           "flat_matched"]
+BUDGET = 0.4                       # of the independent set's params: 60 % fewer
+GOAL_REDUCTION, GOAL_DROP = 0.60, 0.01
+SHORT = {"corpora": "ravdess", "widths": "0.25", "seeds": 3, "draws": 10}
 
 
 def hmtl(*args: str) -> None:
@@ -59,143 +70,214 @@ def hmtl(*args: str) -> None:
     subprocess.run([str(exe), *args], cwd=ROOT, check=True)
 
 
-def run_corpus(name: str, data: Path, executor: str | None, seeds: int | None = None) -> dict:
+def widths_of(config: str, scale: float) -> list[int]:
+    from hmtl.config import load_config
+
+    return [max(1, round(w * scale)) for w in load_config(ROOT / config).model.block_widths]
+
+
+def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int,
+              executor: str | None) -> dict:
     config, manifest, prepare = CORPORA[name]
     if not (ROOT / manifest).exists():
         for cmd in prepare:
             hmtl(*[c.format(data=data) for c in cmd])
-    out = f"runs/{name}"
-    seed_args = [f"search.seeds={seeds}"] if seeds else []
-    cmd = ["run", config, ALL_METHODS, *seed_args, "--out", out, "--quiet"] + \
-        (["--executor", executor] if executor else [])
+    out = f"runs/bench/{name}/w{scale:g}"
+    widths = widths_of(config, scale)
+    args = [f"model.widths=[{','.join(map(str, widths))}]", f"search.budgets=[{BUDGET}]",
+            f"methods=[{','.join(METHODS)}]", f"baselines.random_draws={draws}"] + \
+        ([f"search.seeds={seeds}"] if seeds else [])
+    cmd = ["run", config, *args, "--out", out, "--quiet"] + (["--executor", executor] if executor else [])
     start = time.perf_counter()
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
-    budget = at_paper_size(name, results, [config, *seed_args], executor)
     trainings = [json.loads(p.read_text()) for p in (ROOT / out / "runs").glob("*/metrics.json")]
-    return {"name": name, "command": "hmtl " + shlex.join(cmd), "wall": time.perf_counter() - start,
-            "results": results, "budget": budget,
-            "trainings": len(trainings), "train_seconds": sum(t.get("seconds", 0) for t in trainings),
-            "results_md": (ROOT / out / "results.md").read_text()}
+    return {"scale": scale, "widths": widths, "command": "hmtl " + shlex.join(cmd),
+            "wall": time.perf_counter() - start, "results": results, "trainings": len(trainings),
+            "train_seconds": sum(t.get("seconds", 0) for t in trainings)}
 
 
-def linked_copy(src: Path, out: Path) -> None:
-    """A copy of a run folder whose files are hard links (no space, every training reused),
-    without its results or lock; a later run in it rewrites files by rename, never in place."""
-    if not out.exists():
-        shutil.copytree(src, out, copy_function=os.link,
-                        ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))
+# ----------------------------------------------------------------------------- the tables
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
 
 
-def at_paper_size(name: str, results: dict, args: list[str], executor: str | None) -> dict:
-    """The hierarchical model at the paper's size: the same run with search.budget_params at
-    (1 - 56 %) of the independent models' params, in a copy of the run folder whose files are
-    hard links (every stage-1/2 training is reused; only the merged tree's final model trains,
-    and no baseline: they would retrain at the new size)."""
-    budget = int(results["methods"]["independent"]["params"] * (1 - GOAL_REDUCTION))
-    src, out = ROOT / "runs" / name, ROOT / "runs" / f"{name}-budget"
-    linked_copy(src, out)
-    cmd = ["run", args[0], *args[1:], "methods=[independent,flat,hierarchical]",
-           f"search.budget_params={budget}", "--out",
-           str(out.relative_to(ROOT)), "--quiet"] + (["--executor", executor] if executor else [])
-    hmtl(*cmd)
-    return {"command": "hmtl " + shlex.join(cmd), "budget": budget,
-            "results": json.loads((out / "results.json").read_text())}
+def _ci(c: dict | None) -> str:
+    if not c:
+        return "—"
+    return f"{_pts(c['estimate'])} [{_pts(c['low'])}, {_pts(c['high'])}]"
 
 
-def claims(results: dict) -> list[str]:
-    """The paper's claims next to what this run measured, noise taken into account."""
-    methods = results["methods"]
-    h = methods.get("hierarchical", {}).get("vs_independent")
-    if not h:
-        return []
-    lines = ["| method | params (non-zero) | reduction | mean drop (pts) | max drop (pts) | "
-             "paper | vs hierarchical |", "|---|---|---|---|---|---|---|"]
-    one_seed = len(results["seeds"]) < 2
-    for name, e in methods.items():
-        cmp = e.get("vs_independent")
-        if not cmp or name == "independent":
-            continue
-        size = e.get("nonzero_params", e["params"])
-        lines.append(f"| {name} | {size:,} | {100 * cmp['param_reduction']:.1f} % | "
-                     f"{100 * cmp['mean_drop']:.1f} ± {100 * cmp['mean_drop_std']:.1f} | "
-                     f"{100 * cmp['max_drop']:.1f} | {PAPER.get(name, '')} | "
-                     f"{'—' if name == 'hierarchical' else verdict(cmp, h, size, methods, one_seed)} |")
-    lines += ["", goal("hierarchical", h)]
-    return lines
+def _verdict(c: dict | None) -> str:
+    if not c:
+        return "—"
+    if not c.get("shown"):
+        return "no difference shown"
+    return "hierarchical better" if c["estimate"] > 0 else "hierarchical worse"
 
 
-def verdict(cmp: dict, h: dict, size: int, methods: dict, one_seed: bool) -> str:
-    """How a method's mean drop compares with the hierarchical model's, against the noise."""
-    gap = cmp["mean_drop"] - h["mean_drop"]
-    if one_seed:
-        return f"{gap * 100:+.1f}: one seed, no noise estimate, not evidence either way"
-    noise = max(cmp["mean_drop_std"], h["mean_drop_std"])
-    ref = methods["hierarchical"]["params"]
-    bigger = "fewer" if size < ref * 0.98 else "more" if size > ref * 1.02 else "equal"
-    if abs(gap) <= noise:
-        return f"same drop within noise ({gap * 100:+.1f} ± {noise * 100:.1f}), {bigger} params"
-    return (f"{'larger' if gap > 0 else 'smaller'} drop by {abs(gap) * 100:.1f} "
-            f"(noise {noise * 100:.1f}), {bigger} params")
+def method_rows(results: dict, label: str) -> list[str]:
+    """One row per method: size, compute, mean drop vs independent, and the paired difference
+    with the hierarchical model (positive = the method loses more than the searched tree)."""
+    rows = []
+    comparisons = (results.get("comparisons") or {}).get("methods") or {}
+    for name, e in results["methods"].items():
+        cmp = e.get("vs_independent") or {}
+        c = (comparisons.get(name) or {}).get("mean_drop")
+        paired = ["—", "—", "—"] if name == "hierarchical" else \
+            [_ci(c), f"{c['p_holm']:.3f}" if c else "—", _verdict(c)]
+        rows.append(f"| {label} | {name} | {e.get('nonzero_params', e['params']):,} | "
+                    f"{e['macs'] / 1e6:.2f} M | {100 * cmp.get('param_reduction', 0):.0f} % | "
+                    f"{100 * cmp.get('mean_drop', 0):.1f} ± {100 * cmp.get('mean_drop_std', 0):.1f} | "
+                    + " | ".join(paired) + " |")
+    return rows
 
 
-def budget_claims(b: dict) -> list[str]:
-    e = b["results"]["methods"]["hierarchical"]
-    h = e["vs_independent"]
-    from hmtl.models import TreeSpec
-
-    tree = TreeSpec.from_json(b["results"]["tasks"], e["tree"]).render()
-    return [f"At the paper's size (`{b['command']}`, the same stage-1/2 trainings, the tree merged "
-            f"until it has at most {b['budget']:,} params, one final model trained per seed):", "",
-            "| method | params | reduction | mean drop (pts) | max drop (pts) |", "|---|---|---|---|---|",
-            f"| hierarchical, budget | {e['params']:,} | {100 * h['param_reduction']:.1f} % | "
-            f"{100 * h['mean_drop']:.1f} ± {100 * h['mean_drop_std']:.1f} | {100 * h['max_drop']:.1f} |",
-            "", "```", tree, "```", "", goal("hierarchical with the budget", h)]
+def null_line(results: dict, label: str) -> str:
+    rt = results["methods"].get("random_tree") or {}
+    s = rt.get("searched")
+    if not s:
+        return f"- {label}: no random trees of this size"
+    lo, hi = s["at_least_as_good_interval"]
+    size = "exactly its size" if rt.get("same_size") else "about its size"
+    return (f"- {label}: the searched tree beats {100 * s['percentile']:.0f} % of {s['trees']} "
+            f"random trees of {size}; {100 * s['at_least_as_good']:.0f} % of them are at least "
+            f"as good (95 % interval {100 * lo:.0f}-{100 * hi:.0f} %)")
 
 
-def goal(what: str, h: dict) -> str:
-    met = h["param_reduction"] >= GOAL_REDUCTION and h["mean_drop"] <= GOAL_DROP
-    return (f"Goal for {what} (≥ {GOAL_REDUCTION:.0%} fewer params, mean drop ≤ "
-            f"{GOAL_DROP * 100:.1f} points): {'met' if met else 'NOT met'}: "
-            f"{100 * h['param_reduction']:.1f} % fewer, mean drop {100 * h['mean_drop']:.1f} ± "
-            f"{100 * h['mean_drop_std']:.1f} points.")
+def budget_line(results: dict, label: str) -> tuple[str, bool]:
+    """The 60 %-smaller tree: its drop, its paired comparison with its random trees, the goal."""
+    budgets = results.get("budgets") or []
+    if not budgets:
+        return f"- {label}: no budget tree", False
+    b = budgets[0]
+    h = b["method"]["vs_independent"]
+    c = ((b.get("comparisons") or {}).get("methods") or {}).get("random_tree", {}).get("mean_drop")
+    better = bool(c and c["shown"] and c["estimate"] > 0)
+    met = h["param_reduction"] >= GOAL_REDUCTION and h["mean_drop"] <= GOAL_DROP and better
+    return (f"- {label}: budget tree {b['params']:,} params ({100 * h['param_reduction']:.0f} % "
+            f"fewer), mean drop {100 * h['mean_drop']:.1f} ± {100 * h['mean_drop_std']:.1f} pts; "
+            f"random trees of its size minus it: {_ci(c)} ({_verdict(c)}); goal "
+            f"{'MET' if met else 'not met'}"), met
 
 
-def section(d: dict, when: str, where: str) -> str:
-    """One corpus' part of BENCHMARKS.md, between its markers."""
-    return marked(d["name"], "\n".join([
-        f"### {d['name']}", "",
-        f"`{d['command']}`, {when}, {where}. This invocation: {d['wall'] / 60:.1f} min wall (a "
-        f"resumed run trains only what is missing); the {d['trainings']} trainings behind the "
-        f"table: {d['train_seconds'] / 60:.0f} min of training in all.", "",
-        d["results_md"].rstrip(), "", "The paper's claims, measured:", "",
-        *claims(d["results"]), "", *budget_claims(d["budget"])]))
+def section(name: str, points: list[dict], when: str, where: str, figure: str | None) -> str:
+    head = ["| width | method | params (non-zero) | MACs | reduction | mean drop (pts) | "
+            "method − hierarchical (pts, 95 % CI) | p (Holm) | verdict |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    rows, nulls, budgets, cmds = [], [], [], []
+    for p in points:
+        label = f"×{p['scale']:g} {p['widths']}"
+        rows += method_rows(p["results"], label)
+        nulls.append(null_line(p["results"], label))
+        line, _ = budget_line(p["results"], label)
+        budgets.append(line)
+        cmds.append(f"- `{p['command']}`: {p['wall'] / 60:.1f} min wall this invocation; "
+                    f"{p['trainings']} trainings, {p['train_seconds'] / 60:.0f} min of training")
+    seeds = len(points[0]["results"]["seeds"])
+    text = [f"### {name}", "", f"{when}, {where}; {seeds} seed(s) per model.", "", *cmds, "",
+            "Every method against the hierarchical one, paired by seed and test clip: the "
+            "difference in mean drop (positive: the method loses more than the searched tree), "
+            "its 95 % interval over seeds and clips, the permutation p-value over clips, "
+            "Holm-corrected over the methods. \"no difference shown\": the interval includes 0.",
+            "", *head, *rows, "", "The searched tree among random trees of its size:", "",
+            *nulls, "", f"At {100 * (1 - BUDGET):.0f} % fewer params than the independent set "
+            "(search.budgets, the tree of lowest predicted drop; its random trees retrained at "
+            "its size):", "", *budgets]
+    if figure:
+        text += ["", f"![{name}: mean drop against params]({figure})"]
+    return marked(f"capacity-{name}", "\n".join(text))
+
+
+# ----------------------------------------------------------------------------- the figure
+
+def pareto_figure(name: str, points: list[dict], out: Path) -> Path:
+    """Mean drop vs independent against params (log), per method across widths; the random
+    trees of each width as grey dots, the budget trees as diamonds."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    colors = {"independent": "#475569", "flat": "#dc2626", "hierarchical": "#2563eb",
+              "lth": "#d97706", "lt4rec": "#7c3aed", "branched": "#059669",
+              "random_tree": "#9ca3af", "flat_matched": "#db2777"}
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hmtl-bench",
+                                "font.size": 9}):
+        fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for method, color in colors.items():
+            xs, ys, es = [], [], []
+            for p in points:
+                e = p["results"]["methods"].get(method)
+                if not e or not e.get("vs_independent"):
+                    continue
+                xs.append(e.get("nonzero_params", e["params"]))
+                ys.append(100 * e["vs_independent"]["mean_drop"])
+                es.append(100 * e["vs_independent"]["mean_drop_std"])
+            if xs and method != "random_tree":
+                ax.errorbar(xs, ys, yerr=es, fmt="o-", color=color, label=method, markersize=5,
+                            capsize=3, linewidth=1.2)
+        for i, p in enumerate(points):
+            rt = p["results"]["methods"].get("random_tree") or {}
+            trees = rt.get("trees") or []
+            if trees:
+                ax.scatter([t["params"] for t in trees], [100 * t["mean_drop"] for t in trees],
+                           s=10, color="#9ca3af", zorder=1,
+                           label="random trees" if i == 0 else None)
+            for b in p["results"].get("budgets") or []:
+                h = b["method"]["vs_independent"]
+                ax.errorbar([b["params"]], [100 * h["mean_drop"]],
+                            yerr=[100 * h["mean_drop_std"]], fmt="D", color="#111827",
+                            markersize=6, capsize=3, label="60 %-smaller tree" if i == 0 else None)
+        ax.axhline(0, color="#9ca3af", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("trainable parameters (non-zero)")
+        ax.set_ylabel("mean drop vs independent (pts; ± seed std)")
+        scales = ", ×".join(f"{p['scale']:g}" for p in points)
+        ax.set_title(f"{name}: widths ×{scales}")
+        ax.grid(True, color="#e5e7eb", linewidth=0.8)
+        ax.legend(fontsize=7, ncol=2, frameon=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+    return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated: "
-                    + ", ".join(CORPORA))
+    ap.add_argument("--corpora", default=",".join(DEFAULT_CORPORA),
+                    help="comma-separated: " + ", ".join(CORPORA))
+    ap.add_argument("--widths", default="0.25,0.5,1", help="width scales of the configs' backbone")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                     help="folder of the corpora (default ../shared/data)")
     ap.add_argument("--executor", default=None, help="passed to hmtl run (default serial)")
-    ap.add_argument("--seeds", type=int, default=None,
-                    help="override the configs' 3 seeds (1: a quick table; its seed-0 trainings "
-                         "are reused by a later full run in the same folders)")
+    ap.add_argument("--seeds", type=int, default=None, help="override the configs' 3 seeds")
+    ap.add_argument("--draws", type=int, default=20, help="random trees per size (default 20)")
+    ap.add_argument("--short", action="store_true",
+                    help=f"the short setting: {SHORT['corpora']} at ×{SHORT['widths']}, "
+                         f"{SHORT['seeds']} seeds, {SHORT['draws']} random trees")
     ap.add_argument("--write", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args(argv)
+    if args.short:
+        args.corpora, args.widths = SHORT["corpora"], SHORT["widths"]
+        args.seeds, args.draws = args.seeds or SHORT["seeds"], SHORT["draws"]
     names = [c.strip() for c in args.corpora.split(",") if c.strip()]
     unknown = [n for n in names if n not in CORPORA]
     if unknown:
         ap.error(f"unknown corpus {unknown}; known: {list(CORPORA)}")
     if not args.data.is_dir():
         ap.error(f"{args.data}: no corpora folder (pass --data)")
+    scales = [float(w) for w in args.widths.split(",")]
     for name in names:
-        text = section(run_corpus(name, args.data.resolve(), args.executor, args.seeds),
-                       dt.date.today().isoformat(), machine())
+        points = [run_point(name, args.data.resolve(), s, args.seeds, args.draws, args.executor)
+                  for s in scales]
+        figure = pareto_figure(name, points, ROOT / "benchmarks" / "figures" / f"{name}.svg")
+        text = section(name, points, dt.date.today().isoformat(), machine(),
+                       str(figure.relative_to(ROOT)))
         print(text)
         if args.write:
-            write_section(args.write, name, text)
+            write_section(args.write, f"capacity-{name}", text)
             print(f"written: {args.write} ({name})", file=sys.stderr)
     return 0
 
