@@ -396,3 +396,16 @@ def test_the_null_excludes_the_searched_tree_and_matches_its_size_exactly():
     assert r["percentile"] == pytest.approx((2 + 0.5) / 4) and r["at_least_as_good"] == 0.5
     low, high = r["at_least_as_good_interval"]
     assert 0 < low < 0.5 < high < 1
+
+
+def test_structure_matters_only_when_trees_differ_beyond_the_seeds():
+    import numpy as np
+
+    from hmtl.baselines.random_tree import structure_matters
+
+    rng = np.random.default_rng(0)
+    alike = [list(0.02 + rng.normal(0, 0.01, 3)) for _ in range(20)]
+    apart = [list(0.01 * i + rng.normal(0, 0.002, 3)) for i in range(20)]
+    assert structure_matters(alike)["p"] > 0.01
+    assert structure_matters(apart)["matters"] and structure_matters(apart)["p"] < 1e-6
+    assert structure_matters([[0.1], [0.2]])["matters"] is None          # one seed: cannot say

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 from scipy import stats
 
+from ..metrics import drop, metric_spec
 from ..models import TreeSpec
 from ..records import MethodResult
 from ..results import compare, independent_method, pooled_method, tree_method
@@ -109,6 +111,21 @@ def draw_trees(tasks: list[str], blocks: list[int], heads: int, target: int,
     return null_trees(tasks, count_choices(len(tasks), blocks, heads, target), None, draws, rng)[0]
 
 
+def structure_matters(per_tree: list[list[float]]) -> dict:
+    """Do trees of this size differ from one another beyond the seeds' noise? One-way ANOVA of
+    the per-seed mean drops, trees as groups (scipy.stats.f_oneway): the spread between trees
+    against the spread between seeds of one tree. Needs two seeds and two trees."""
+    spread = float(np.std([np.mean(t) for t in per_tree], ddof=1)) if len(per_tree) > 1 else 0.0
+    if len(per_tree) < 2 or min(len(t) for t in per_tree) < 2:
+        return {"spread": round(spread, 6), "p": None, "matters": None,
+                "note": "one seed (or one tree): no noise to weigh the spread against"}
+    within = float(np.sqrt(np.mean([np.var(t, ddof=1) for t in per_tree])))
+    result = stats.f_oneway(*per_tree)
+    p = float(result.pvalue) if np.isfinite(result.pvalue) else 1.0
+    return {"spread": round(spread, 6), "seed_noise": round(within, 6), "f": round(float(result.statistic), 4)
+            if np.isfinite(result.statistic) else None, "p": round(p, 6), "matters": p < 0.05}
+
+
 def rank_of(searched: float, others: list[float]) -> dict:
     """Where the searched tree's mean drop falls among the random trees' (lower is better): its
     percentile (share of random trees it beats, ties counted half) and the share of random trees
@@ -121,6 +138,16 @@ def rank_of(searched: float, others: list[float]) -> dict:
     return {"trees": n, "percentile": round((worse + 0.5 * ties) / n, 4),
             "at_least_as_good": round(good / n, 4),
             "at_least_as_good_interval": [round(ci.low, 4), round(ci.high, 4)]}
+
+
+def seed_mean_drops(entry: MethodResult, independent: MethodResult, tasks: list[str]) -> list[float]:
+    """The mean drop over the fraction-measured tasks of each seed of `entry`, each against
+    the independent models' mean."""
+    cmp = compare(entry, independent, tasks)
+    pooled = [t for t in tasks if metric_spec(cmp["metric"][t]).fraction] or tasks
+    ref = {t: independent.metrics[t][cmp["metric"][t]] for t in pooled}
+    return [sum(drop(ref[t], s[t], cmp["metric"][t]) for t in pooled) / len(pooled)
+            for s in entry.per_seed]
 
 
 @register_method("random_tree", size_matched=True)
@@ -147,17 +174,18 @@ def random_trees(ctx: Context, state: SearchState) -> MethodResult | None:
         return None
     independent = independent_method(state.stage1.records, ctx.tasks,
                                       TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
-    records, per_tree = [], []
+    records, per_tree, seed_drops = [], [], []
     for i, spec in enumerate(trees):
         recs = ctx.run(ctx.jobs(spec, f"random_tree {i}"), desc=f"random tree {i + 1}/{len(trees)}")
         records += recs
         entry = tree_method(recs, ctx.tasks)
         cmp = compare(entry, independent, ctx.tasks)
+        seed_drops.append(seed_mean_drops(entry, independent, ctx.tasks))
         per_tree.append({"tree": spec.to_json(), "params": entry.params, "macs": entry.macs,
                          "mean_drop": round(cmp["mean_drop"], 6),
                          "max_drop": round(cmp["max_drop"], 6), "per_seed": entry.per_seed})
     details = {"trees": per_tree, "target_params": target, "draw": how,
-               "same_size": exact,
+               "same_size": exact, "structure": structure_matters(seed_drops),
                "note": ("every tree has the searched tree's group counts: identical params and "
                         "MACs" if exact else "params and MACs: mean over trees of about the "
                         f"target size (±{100 * TOLERANCE:.0f} %)") + "; metrics: over trees × seeds"}

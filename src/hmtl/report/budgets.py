@@ -27,6 +27,20 @@ def _versus(c: dict | None) -> str:
     return text + ("" if c.get("shown") else ' <span class="muted">no difference shown</span>')
 
 
+def structure_verdict(s: dict) -> str:
+    """Does tree structure matter at this size, for this data? In words, for the user."""
+    if s.get("matters") is None:
+        return ("With one seed there is no training noise to weigh the random trees' spread "
+                "against: whether structure matters at this size cannot be said (run more seeds).")
+    numbers = (f"spread between trees {100 * s['spread']:.1f} pts, between seeds of one tree "
+               f"{100 * s['seed_noise']:.1f} pts; ANOVA p = {s['p']:.3f}")
+    if s["matters"]:
+        return f"<b>Tree structure matters at this size</b> for this data ({numbers})."
+    return (f"<b>Tree structure does not matter measurably at this size</b> for this data "
+            f"({numbers}): any tree of this size does as well as another, so the cheapest "
+            f"choice will do.")
+
+
 def budgets_section(info: RunInfo) -> str:
     budgets = info.results.get("budgets") or []
     predictor = info.results.get("predictor") or {}
@@ -47,6 +61,7 @@ def budgets_section(info: RunInfo) -> str:
         svg = plots.null_strip([100 * t["mean_drop"] for t in null["trees"]],
                                100 * s["mean_drop"], "null-strip")
         parts.append(f'<figure class="panel">{svg}</figure>')
+        parts.append(f"<p>{structure_verdict(null.get('structure') or {})}</p>")
     if budgets:
         rows = []
         versus = [n for n in ("random_tree", "flat_matched", "flat")

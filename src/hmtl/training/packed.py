@@ -107,7 +107,7 @@ class PackedTrainee:
     """K models of one shape key as one network: a trainee of `fit` with K members."""
 
     def __init__(self, jobs: list[TrainJob], data: Dataset, cuda_graphs: bool | None = None):
-        self.k = self.size = len(jobs)
+        self.size = len(jobs)              # K members
         self.data = data
         self.cfg = cfg = jobs[0].train
         self.device = device = resolve_device(cfg.device)
@@ -142,7 +142,7 @@ class PackedTrainee:
         self.sched = make_schedule(self.opt, cfg, max(1, -(-self.n_train // cfg.batch_size)))
         self.step = GraphedStep(self._body(packed_params, own), self.opt, device, enabled=graphed)
         self.stale = False                 # the models lag behind the packed weights
-        self.loss_sum = torch.zeros(self.k, device=device)   # per member, over an epoch's steps
+        self.loss_sum = torch.zeros(self.size, device=device)   # per member, over an epoch's steps
 
     # ------------------------------------------------------------------ one step
     def _body(self, packed_params, own):
@@ -205,7 +205,7 @@ class PackedTrainee:
         parts: dict[str, list[torch.Tensor]] = {}
         for xb in eval_batches(self.x, index, self.data.frames):
             with autocast(self.cfg, self.device):
-                out = self.packed(xb.repeat(1, self.k, 1))
+                out = self.packed(xb.repeat(1, self.size, 1))
             for slot, o in out.items():
                 parts.setdefault(slot, []).append(o.float().cpu())
         out = {slot: torch.cat(p) for slot, p in parts.items()}
