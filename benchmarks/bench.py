@@ -61,6 +61,7 @@ DEFAULT_CORPORA = ("ravdess", "digits3")
 METHODS = ["independent", "flat", "hierarchical", "lth", "lt4rec", "branched", "random_tree",
            "flat_matched"]
 BUDGET = 0.4                       # of the independent set's params: 60 % fewer
+AT_BUDGET = ["random_tree", "flat_matched"]     # the budget tree's goal compares with these
 GOAL_REDUCTION, GOAL_DROP = 0.60, 0.01
 SHORT = {"corpora": "ravdess", "widths": "0.25", "seeds": 3, "draws": 10}
 
@@ -85,7 +86,8 @@ def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int
     out = f"runs/bench/{name}/w{scale:g}"
     widths = widths_of(config, scale)
     args = [f"model.widths=[{','.join(map(str, widths))}]", f"search.budgets=[{BUDGET}]",
-            f"methods=[{','.join(METHODS)}]", f"baselines.random_draws={draws}"] + \
+            f"methods=[{','.join(METHODS)}]", f"baselines.random_draws={draws}",
+            f"baselines.at_budgets=[{','.join(AT_BUDGET)}]"] + \
         ([f"search.seeds={seeds}"] if seeds else [])
     cmd = ["run", config, *args, "--out", out, "--quiet"] + (["--executor", executor] if executor else [])
     start = time.perf_counter()

@@ -289,6 +289,9 @@ class BaselinesConfig:
         "target has something to remove)", default=None)
     rsa_clips: int = _help("branched: validation clips whose representations give the task "
                            "affinities", default=100)
+    at_budgets: list[str] = _help(
+        "size-matched baselines retrained at each search.budgets tree's size (those the run's "
+        "methods list)", default_factory=lambda: ["random_tree", "flat_matched", "branched", "lth"])
     random_draws: int = _help(
         "random_tree: trees of the searched tree's exact size trained as its null distribution "
         "(all of them when there are fewer)", default=20)

@@ -83,6 +83,11 @@ def check_methods(cfg: RunConfig) -> None:
     unknown = [m for m in cfg.methods if m not in METHODS]
     if unknown:
         raise HmtlError(f"methods: unknown method(s) {unknown}; known: {list(METHODS)}")
+    matched = [m.name for m in METHODS.values() if m.size_matched]
+    wrong = [m for m in cfg.baselines.at_budgets if m not in matched]
+    if wrong:
+        raise HmtlError(f"baselines.at_budgets: {wrong} are not size-matched baselines; "
+                        f"known: {matched}")
 
 
 def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[str, MethodResult]]:
@@ -156,8 +161,9 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
 
 def budgets_with_baselines(ctx: Context, state: SearchState,
                            methods: dict[str, MethodResult]) -> list[dict]:
-    """search.budgets' trees, each with the run's size-matched baselines retrained at its size
-    and every method compared with it, as the hierarchical tree is."""
+    """search.budgets' trees, each with the run's size-matched baselines (those of
+    baselines.at_budgets) retrained at its size and every method compared with it, as the
+    hierarchical tree is."""
     out = []
     trained = train_budget_trees(ctx, state.predictor, methods.get("independent"))
     for tb in trained:
@@ -166,7 +172,7 @@ def budgets_with_baselines(ctx: Context, state: SearchState,
         for name in ctx.cfg.methods:
             if name in methods and not METHODS[name].size_matched:
                 here[name] = methods[name]            # independent, flat: one size for all
-            elif METHODS[name].size_matched:
+            elif METHODS[name].size_matched and name in ctx.cfg.baselines.at_budgets:
                 say(f"budget {tb.tree.budget:,}: {name} at this size")
                 entry = METHODS[name].run(ctx, at_size)
                 if entry is not None:
