@@ -39,3 +39,18 @@ def test_render_folds_chains():
     assert "blocks 2-3: a, b" in text
     assert "blocks 2-4: c" in text
     assert "block 4: a" in text
+
+
+def test_demo_recovery_is_exact_planted_groups_at_every_depth():
+    from hmtl.demo import planted_tree, recovered
+
+    planted = planted_tree(3)
+    assert recovered(planted)
+    assert planted.shared_depth("vowel", "height") == 3
+    assert planted.shared_depth("vowel", "pitch") == 0
+    # one block shared by everything is not the planted structure
+    everything = (("vowel", "height", "pitch", "register", "rhythm"),)
+    groups = planted.partitions[1:]
+    assert not recovered(TreeSpec(planted.tasks, (everything,) + groups))
+    # over a subset of the tasks, the groups restricted to it
+    assert recovered(planted_tree(2, ("vowel", "height", "rhythm")))
