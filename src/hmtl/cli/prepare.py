@@ -33,11 +33,12 @@ def _fill(text: str) -> tuple[int | None, str, str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..recipes import RECIPES
+    from ..recipes import IMPORTERS, RECIPES
 
-    p.description = "Write the manifest of a known corpus layout, or merge manifests."
+    p.description = ("Write the manifest of a known corpus layout or of a generic one (folder, "
+                     "audiofolder, lhotse), or merge manifests.")
     sub = p.add_subparsers(dest="corpus", metavar="CORPUS", required=True,
-                           title="corpora (and merge)")
+                           title="corpora, importers (and merge)")
     for name, recipe in sorted(RECIPES.items()):
         c = sub.add_parser(name, help=recipe.title, description=recipe.about,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,6 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             c.add_argument("--corpus-split", action="store_true",
                            help=f"write {recipe.split} as the split column (default: none, "
                                 "the run splits)")
+    for name, importer in sorted(IMPORTERS.items()):
+        c = sub.add_parser(name, help=importer.title, description=importer.about,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        c.add_argument("src", metavar="SOURCE", help="the folder (or file) in this layout")
+        c.add_argument("--out", required=True, help="manifest to write (CSV)")
+        for option in importer.options:
+            option.add_to(c)
     m = sub.add_parser("merge", help=MERGE_HELP, description=MERGE_HELP, epilog=MERGE_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("inputs", nargs="+", metavar="MANIFEST", help="manifests to merge, in order")
@@ -62,6 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..recipes import IMPORTERS, write_import
+
     if args.corpus == "merge":
         from ..errors import HmtlError
         from ..recipes import merge_manifests
@@ -72,6 +82,11 @@ def main(args: argparse.Namespace) -> int:
 
         out, n = merge_manifests(args.inputs, args.out, dict(args.add_column), args.fill,
                                  args.drop)
+    elif args.corpus in IMPORTERS:
+        out, n, notes = write_import(args.corpus, args.src, args.out,
+                                     **IMPORTERS[args.corpus].options_from(args))
+        print(f"{out}: {n} clips", *(f"note: {note}" for note in notes), sep="\n")
+        return 0
     else:
         from ..recipes import write_manifest
 
