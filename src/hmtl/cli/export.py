@@ -1,4 +1,7 @@
-"""`hmtl export RUN_DIR [--int8] [--waveform] [--method M] [--seed N] [--latency] [--out DIR]`"""
+"""`hmtl export RUN_DIR [--int8] [--waveform] [--method M] [--seed N] [--latency] [--out DIR]`
+
+Writes the ONNX graph and, next to it, the saved model (OUT/model/): one export, both
+deployables, so a user never has to point anything at the run folder again."""
 
 from __future__ import annotations
 
@@ -15,8 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "test clips (fails if the max abs difference exceeds --tolerance; a regression value is "
         "compared in units of its target's std) and reports each task's primary test metric "
         "for torch and each ONNX file: accuracy, MAE (label's unit) or EER (on the run's stored "
-        "test trials). Writes OUT/model.onnx, OUT/model.int8.onnx (--int8) and "
-        "OUT/export.json. Needs the export extra: pip install 'hmtl[export]'.")
+        "test trials). Writes OUT/model.onnx, OUT/model.int8.onnx (--int8), OUT/export.json and "
+        "OUT/model/, the saved model: model.safetensors and model.json (tree, configs, tasks "
+        "and class names), the front end inside, loaded with hmtl.load(OUT/model) or run by "
+        "`hmtl predict OUT/model` without the run folder (written first, checked to load back "
+        "to the same outputs). Needs the export extra: pip install 'hmtl[export]'.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder")
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_DIR/export)")
     p.add_argument("--method", default="hierarchical",
@@ -82,6 +88,8 @@ def summary(report: dict) -> str:
     out = report.get("out")
     if out:
         lines.append(f"export: {out}")
+    if report.get("saved_model"):
+        lines.append(f"saved model: {report['saved_model']} (hmtl.load, hmtl predict)")
     return "\n".join(lines)
 
 

@@ -16,17 +16,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "L2-normalised window embeddings (1.0 for a clip of one window, lower when its windows "
         "disagree), or with --enroll {\"score\": ...}, the cosine similarity in [-1, 1] between "
         "the clip's embedding and the enrolment clip's (higher: more likely the same identity). "
-        "MODEL is a run folder (its final tree, run by torch) or an .onnx file written by "
-        "`hmtl export` (run by onnxruntime; its task names, types, classes and feature settings "
-        "are read from the file's metadata). Audio is decoded to mono at the model's sample "
-        "rate. A clip longer than the model's window (features.duration) is cut into windows of "
-        "that length every half window, plus one ending at the clip's end; classification "
-        "probabilities and regression values are averaged over the windows, and verification "
-        "embeddings are averaged and then L2-normalised; a shorter clip is zero-padded as in "
-        "training (centre, or the run's crop policy). A file that cannot be read or decoded "
-        "gets a line {\"file\": ..., \"error\": reason} on stdout and one line naming it on "
-        "stderr; the other files are still predicted, and the exit code is then 2.")
-    p.add_argument("model", metavar="MODEL", help="a run folder or an exported .onnx file")
+        "MODEL is a run folder (its final tree, run by torch), a saved-model folder written by "
+        "`hmtl export` (OUT/model/: model.safetensors and model.json, run by torch) or an .onnx "
+        "file written by `hmtl export` (run by onnxruntime; its task names, types, classes and "
+        "feature settings are read from the file's metadata). Audio is decoded to mono at the "
+        "model's sample rate. A clip longer than the model's window (features.duration) is cut "
+        "into windows of that length every half window, plus one ending at the clip's end; "
+        "classification probabilities and regression values are averaged over the windows, and "
+        "verification embeddings are averaged and then L2-normalised; a shorter clip is "
+        "zero-padded as in training (centre, or the run's crop policy). A file that cannot be "
+        "read or decoded gets a line {\"file\": ..., \"error\": reason} on stdout and one line "
+        "naming it on stderr; the other files are still predicted, and the exit code is then 2.")
+    p.add_argument("model", metavar="MODEL",
+                   help="a run folder, a saved-model folder or an exported .onnx file")
     p.add_argument("audio", metavar="AUDIO", nargs="+",
                    help="audio files (any format soundfile reads)")
     p.add_argument("--method", default="hierarchical",

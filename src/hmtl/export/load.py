@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import DataConfig, FeatureConfig, ModelConfig, RunConfig, from_dict, load_config
 from ..errors import HmtlError
 from ..models import TreeSpec
+from ..models.backbones import model_identity
 from ..search.methods import exportable_methods
 from ..utils.io import read_json
 
@@ -159,7 +160,7 @@ def _preference(run: Run, method: str, folder: Path, record: dict) -> tuple:
         except ValueError:
             pass
     plain = job.get("kind", "TrainJob") == "TrainJob"
-    ours = dataclasses.asdict(run.cfg.model)
+    ours = model_identity(run.cfg.model)
     same_model = job.get("model", ours) == ours
     return (rank >= 0, plain, same_model, rank, folder.name)
 
@@ -201,7 +202,11 @@ def _model_config(run: Run, folder: Path) -> ModelConfig:
     job = folder / "job.json"
     if job.is_file():
         try:
-            return from_dict(ModelConfig, read_json(job)["model"], where=f"{job}: model")
+            model = dict(read_json(job)["model"])
+            model.pop("code", None)                      # the identity's hash of user code
+            cfg = from_dict(ModelConfig, model, where=f"{job}: model")
+            cfg.imports = list(run.cfg.model.imports)    # where the code lives: never hashed
+            return cfg
         except (KeyError, ValueError):
             pass
     return run.cfg.model
@@ -234,13 +239,16 @@ def _build(run: Run, spec: TreeSpec, model_cfg: ModelConfig, state: dict):
 
 def load_model(run: Run, method: str = "hierarchical", seed: int | None = None):
     """(TreeModel in eval mode, info) for a method. The independent set becomes ONE TreeModel
-    with the independent spec, each task's blocks and head taken from its stage-1 model."""
+    with the independent spec, each task's blocks and head taken from its stage-1 model. info:
+    method, seed, trainings, tags, test metrics and the ModelConfig it was built with."""
     spec = method_spec(run, method)
     if method != "independent":
         folder, record = find_training(run, method, spec, seed)
-        model = _build(run, spec, _model_config(run, folder), load_state(folder))
+        model_cfg = _model_config(run, folder)
+        model = _build(run, spec, model_cfg, load_state(folder))
         return model, {"method": method, "seed": record["seed"], "trainings": [folder.name],
-                       "tags": [record.get("tag", "")], "test": record.get("test", {})}
+                       "tags": [record.get("tag", "")], "test": record.get("test", {}),
+                       "model_config": model_cfg}
     combined: dict = {}
     folders, tags, test, seeds = [], [], {}, set()
     model_cfg = None
@@ -264,7 +272,7 @@ def load_model(run: Run, method: str = "hierarchical", seed: int | None = None):
         seeds.add(record["seed"])
     model = _build(run, spec, model_cfg, combined)
     return model, {"method": method, "seed": min(seeds), "trainings": folders, "tags": tags,
-                   "test": test}
+                   "test": test, "model_config": model_cfg}
 
 
 def load_single(run: Run, task: str, seed: int | None = None):

@@ -1,7 +1,9 @@
 """`hmtl export`: the final tree of a run as ONNX, checked against torch, optionally int8, with
-latency and size of the compared methods. Writes OUT/model.onnx, OUT/model.int8.onnx and
-OUT/export.json; with latency, OUT/latency/<method>.onnx and the run's results.json gains
-`latency_ms` and `onnx_bytes` per method.
+latency and size of the compared methods. Writes OUT/model.onnx, OUT/model.int8.onnx,
+OUT/export.json and OUT/model/, the saved model (hmtl.export.saved: weights and model.json,
+the front end inside, for hmtl.load and `hmtl predict` without the run folder); with latency,
+OUT/latency/<method>.onnx and the run's results.json gains `latency_ms` and `onnx_bytes` per
+method.
 
 export.json's "metrics" holds each task's primary test metric (accuracy, MAE in the label's
 unit, EER on the stored test trials) for torch, the float and the int8 graph; "accuracy" is its
@@ -18,7 +20,9 @@ from ..utils.io import atomic_write_json, read_json
 from ..utils.progress import say
 from .load import Run, check_exportable, load_model, load_run, load_single
 from .onnx_export import export_onnx, graph_outputs
+from .saved import WEIGHTS, SavedModel, write_checked
 
+SAVED = "model"        # OUT/model/: the saved model, next to OUT/model.onnx
 
 
 def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = None) -> dict:
@@ -77,7 +81,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     out.mkdir(parents=True, exist_ok=True)
     model, info = load_model(run, method, seed)
     path = out / "model.onnx"
-    say(f"export: {method} model (seed {info['seed']}) -> {path}")
+    say(f"export: {method} model (seed {info['seed']}) -> {out / SAVED}/, {path}")
+    saved = write_checked(SavedModel.from_loaded(run, model, info), out / SAVED)  # no onnx needed
     used = export_onnx(model, run.cfg.features, run.frames, path, waveform,
                        metadata(run, info, waveform), exporter, heads=run.heads)
     sessions = {"onnx": session(path)}
@@ -90,7 +95,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
         "trained_length": run.cfg.features.num_samples if waveform else run.frames,
         "outputs": _outputs_by_kind(run),
         "exporter": used, "versions": _versions(), "tolerance": tolerance,
-        "files": {"model.onnx": onnx_bytes(path)},
+        "files": {"model.onnx": onnx_bytes(path),
+                  f"{SAVED}/{WEIGHTS}": (saved / WEIGHTS).stat().st_size},
+        "saved_model": str(saved),
     }
     report["parity"] = {"onnx": parity(run, model, sessions["onnx"], waveform)}
     try:

@@ -1,5 +1,6 @@
-"""Predict every task for audio files of any length, from a run folder (torch) or an exported
-.onnx file (onnxruntime, with the metadata `hmtl export` embeds). Per task, by its type:
+"""Predict every task for audio files of any length, from a run folder (torch), a saved-model
+folder (torch, hmtl.export.saved) or an exported .onnx file (onnxruntime, with the metadata
+`hmtl export` embeds). Per task, by its type:
 
     classification  {"label", "probability"}: the most probable class and its probability
     regression      {"value"}: the prediction in the label's unit
@@ -75,6 +76,22 @@ READS = {"classification": "probs", "regression": "value", "verification": "embe
 """The kind of graph output predict reads for a task of each type."""
 
 
+class SavedPredictor(Predictor):
+    """A SavedModel (hmtl.export.saved): its forward already returns what predict reads."""
+
+    def __init__(self, model):
+        self.model = model
+        self.tasks, self.types, self.classes = model.tasks, model.types, model.classes
+        self.features = model.features
+
+    def outputs(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(windows))
+        return {t: v.numpy() for t, v in out.items()}
+
+
 class OnnxPredictor(Predictor):
     def __init__(self, path: str | Path, threads: int | None = None):
         from .onnx_export import read_metadata
@@ -111,9 +128,21 @@ class OnnxPredictor(Predictor):
 
 def open_model(model: str | Path, method: str = "hierarchical", seed: int | None = None,
                threads: int | None = None) -> Predictor:
-    """A run folder (torch) or an .onnx file exported by hmtl."""
+    """A run folder (torch), a saved-model folder (torch; method and seed are the saved ones)
+    or an .onnx file exported by hmtl."""
     model = Path(model)
     if model.is_dir():
+        from .saved import CARD, load_saved
+
+        if (model / CARD).is_file():
+            saved = load_saved(model)
+            card = saved.card
+            if (seed is not None and seed != card.seed) or method not in ("hierarchical",
+                                                                          card.method):
+                raise HmtlError(f"{model}: a saved model holds one training, the "
+                                f"{card.method} model of seed {card.seed}; --method and --seed "
+                                f"choose among a run folder's")
+            return SavedPredictor(saved)
         return TorchPredictor(model, method, seed)
     if model.is_file():
         return OnnxPredictor(model, threads)
@@ -157,6 +186,24 @@ def predict_wave(predictor: Predictor, wave: np.ndarray, batch: int = 32
         for t, p in predictor.outputs(wins).items():
             total[t] = total.get(t, 0.0) + p.sum(axis=0)
     return {t: v / len(starts) for t, v in total.items()}, len(starts)
+
+
+def mono_at(waveform, rate: int, target: int) -> np.ndarray:
+    """A mono clip (samples,) given by a caller, as float32 at `target` Hz (soxr, as decode
+    resamples files). Raises HmtlError on another shape, a bad rate or non-finite samples."""
+    wave = np.asarray(waveform, dtype=np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+        raise HmtlError(f"waveform: expected a non-empty mono clip of shape (samples,), got "
+                        f"shape {wave.shape} (mix channels down first, e.g. x.mean(axis=0))")
+    if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or rate <= 0:
+        raise HmtlError(f"sample_rate: expected a positive integer (Hz), got {rate!r}")
+    if not np.isfinite(wave).all():
+        raise HmtlError("waveform: NaN or Inf samples")
+    if rate != target:
+        import soxr
+
+        wave = soxr.resample(wave, int(rate), target, quality="HQ").astype(np.float32)
+    return wave
 
 
 def read_audio(path: str | Path, rate: int) -> np.ndarray:
@@ -206,7 +253,14 @@ def predict_file(predictor: Predictor, path: str | Path,
     similarity of the clip's and the enrolment clip's embeddings. Raises BadAudio."""
     wave = read_audio(path, predictor.features.sample_rate)
     means, _ = predict_wave(predictor, wave)
-    line: dict = {"file": str(path)}
+    return {"file": str(path), **summarise(predictor, means, enroll)}
+
+
+def summarise(predictor: Predictor, means: dict[str, np.ndarray],
+              enroll: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """{task: prediction} from predict_wave's means, by the task's type as predict_file
+    documents (rounded to 6 decimals)."""
+    line: dict = {}
     for t in predictor.tasks:
         kind, out = predictor.type_of(t), means[t]
         if kind == "regression":
