@@ -38,6 +38,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise HmtlError(f"{where}: expected a list, got {value!r}")
         return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise HmtlError(f"{where}: expected a mapping of names to values, got {value!r}")
+        return {k: _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
     if tp is bool:
@@ -145,8 +151,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if cfg.data.manifest:
         manifest = user_path(cfg.data.manifest)
         cfg.data.manifest = str(manifest if manifest.is_absolute() else (base / manifest).resolve())
+    cfg.model.imports = [_resolve_import(name, base) for name in cfg.model.imports]
     cfg.validate(where="")
     return cfg
+
+
+def _resolve_import(name: str, base: Path) -> str:
+    """A .py file becomes absolute (against the config's folder), so that every worker process
+    of every executor imports the same file; a module name stays as it is."""
+    if not name.endswith(".py"):
+        return name
+    path = user_path(name)
+    return str(path if path.is_absolute() else (base / path).resolve())
 
 
 def dump_config(cfg: RunConfig) -> str:

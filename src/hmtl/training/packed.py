@@ -23,6 +23,7 @@ from torch import nn
 
 from ..data.dataset import Dataset
 from ..models import build_model
+from ..models.backbones import backbone_class
 from ..models.multitask import TreeModel
 from ..records import SplitMetrics, TrainRecord
 from .batches import crop, eval_batches
@@ -36,8 +37,9 @@ from .packing import pack_tree, unpack_tree
 
 
 def can_pack(job: TrainJob) -> bool:
-    """Plain jobs pack; a baseline's own kind of job (masks, warm starts) trains by itself."""
-    return job.packable
+    """Plain jobs of a packable backbone pack; a baseline's own kind of job (masks, warm starts)
+    and a backbone that does not declare itself packable train by themselves."""
+    return job.packable and backbone_class(job.model).packable
 
 
 def packs(jobs: list[TrainJob], data: Dataset, size: int) -> list[list[int]]:
