@@ -48,3 +48,63 @@ def test_overrides_may_follow_options(tmp_path, corpus):
     assert r.returncode == 2 and "train.epohcs: unknown key" in r.stderr
     r = hmtl("run", str(path), "--out", str(tmp_path / "o"), "--bogus")
     assert r.returncode == 2 and "unrecognized arguments: --bogus" in r.stderr
+
+
+def test_config_defaults_and_markdown(tmp_path):
+    import yaml
+
+    from hmtl.config import RunConfig
+    from hmtl.config.loading import from_dict
+    from hmtl.config.reference import markdown_reference
+
+    r = hmtl("config", "--defaults")
+    assert r.returncode == 0 and "# cpu, cuda, cuda:N or auto" in r.stdout
+    assert from_dict(RunConfig, yaml.safe_load(r.stdout), where="") == RunConfig()
+    r = hmtl("config", "--markdown")
+    assert r.returncode == 0 and r.stdout == markdown_reference()
+    for args, message in ((("config",), "give CONFIG.yaml"),
+                          (("config", "--defaults", "x.yaml"), "take no CONFIG.yaml")):
+        r = hmtl(*args)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_config_prints_the_resolved_config(tmp_path):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {tasks: [a], manifest: m.csv}\n")
+    r = hmtl("config", str(path), "train.epochs=7", "search.seeds=2")
+    assert r.returncode == 0, r.stderr
+    resolved = yaml.safe_load(r.stdout)
+    assert resolved["train"]["epochs"] == 7 and resolved["search"]["seeds"] == 2
+    assert resolved["train"]["device"] == "auto"                     # defaults filled in
+    assert resolved["data"]["manifest"] == str(tmp_path / "m.csv")   # as the run resolves it
+    r = hmtl("config", str(path), "train.epohcs=7")
+    assert r.returncode == 2 and "train.epohcs: unknown key (did you mean 'epochs'?)" in r.stderr
+
+
+def test_run_help_says_where_keys_are_listed():
+    r = hmtl("run", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "hmtl config --defaults" in text and "docs/config.md" in text and "--plan" in text
+
+
+def test_run_plan_prints_the_plan_and_trains_nothing(tmp_path, corpus):
+    import yaml
+
+    from hmtl.testing import TINY
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "data": {"manifest": str(corpus),
+                                                     "tasks": ["vowel", "pitch", "rhythm"]}}))
+    out = tmp_path / "out"
+    r = hmtl("run", str(path), "--out", str(out), "--plan", "search.sweep=exhaustive")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "plan:"
+    assert "stage 1              3 trainings  (3 tasks × 1 seed)" in r.stdout
+    assert "stage 2              6 trainings  (3 pairs × 2 depths × 1 seed)" in r.stdout
+    assert "flat                 1 training   (1 seed)" in r.stdout
+    assert any(line.startswith("  time: ≈ ") and "steps timed" in line for line in lines)
+    assert not out.exists()          # a plan leaves no run folder behind

@@ -39,7 +39,8 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
 TYPE_PRIMARY = {"classification": "accuracy", "regression": "mae", "verification": "eer"}
 COUNTS = ("n", "trials")          # counts in a task's metrics dict, not metrics
 PER_CLIP = "per_clip"             # a task's per-clip values on a split (see per_clip_values)
-NOT_METRICS = COUNTS + ("primary", PER_CLIP)
+CONFUSION = "confusion"           # a classification's test confusion matrix (see per_class)
+NOT_METRICS = COUNTS + ("primary", PER_CLIP, CONFUSION)
 PRIMARY_ORDER = ("accuracy", "eer", "mae")
 
 
@@ -109,3 +110,42 @@ def macro_f1(y_true, y_pred) -> float:
         denom = 2 * tp + fp + fn
         scores.append(2 * tp / denom if denom else 0.0)
     return float(np.mean(scores))
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> list[list[int]]:
+    """Clips per (true class, predicted class): row i holds the clips of class i, column j the
+    clips predicted as j. Plain lists, as metrics.json stores them."""
+    import numpy as np
+
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return counts.tolist()
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """One class's precision, recall and F1 from a confusion matrix, and its support (clips of
+    the class). A ratio with nothing to count (no clip predicted or labelled as the class) is 0,
+    as macro_f1 counts it."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def per_class(confusion: list[list[int]]) -> list[ClassScores]:
+    """Each class's scores, rows of `confusion` being the true classes (confusion_matrix).
+    Plain Python, so that it needs no numpy where results.json is read."""
+    n = len(confusion)
+    out = []
+    for c in range(n):
+        tp = confusion[c][c]
+        support = sum(confusion[c])
+        predicted = sum(confusion[r][c] for r in range(n))
+        fp, fn = predicted - tp, support - tp
+        out.append(ClassScores(precision=tp / predicted if predicted else 0.0,
+                               recall=tp / support if support else 0.0,
+                               f1=2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0,
+                               support=int(support)))
+    return out

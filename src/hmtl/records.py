@@ -49,9 +49,10 @@ class TrainRecord:
     packed: int | None = None              # trained together with this many models (packed)
     cuda_graphs: bool | None = None        # packed on CUDA: replayed from a CUDA graph
     threads: int | None = None             # torch threads of the process that trained it
+    history: list[dict] | None = None      # per epoch {epoch, loss, score (validation)}
     extra: dict[str, Any] = field(default_factory=dict)   # a job kind's own figures
 
-    OPTIONAL = ("select", "nonzero_params", "packed", "cuda_graphs", "threads")
+    OPTIONAL = ("select", "nonzero_params", "packed", "cuda_graphs", "threads", "history")
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)

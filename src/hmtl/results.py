@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .evidence import compare_methods, verdict
-from .metrics import NOT_METRICS, metric_spec, primary_metric, primary_value
+from .metrics import CONFUSION, NOT_METRICS, metric_spec, per_class, primary_metric, primary_value
 from .records import MethodResult, TrainRecord
 from .utils.io import atomic_write_json, atomic_write_text
 from .utils.stats import mean_std
@@ -109,6 +109,57 @@ def build_results(tasks: list[str], seeds: list[int], methods: dict[str, MethodR
                "compatibility": compatibility, "search": search}
     payload.update(extra or {})
     return payload
+
+
+def diagnostics(methods: dict[str, MethodResult], tasks: list[str],
+                classes: dict[str, list[str]]) -> dict:
+    """results.json's "diagnostics", for every method whose metrics come from final models
+    (each task's trainings all of one tree: not pooled over random trees): per classification
+    task (`classes`: its class names) the test confusion matrix summed over the trainings and
+    each class's precision, recall and F1 (mean and std over them) and support (test clips of
+    the class per training); and the trainings' per-epoch histories. Trainings recorded before
+    hmtl kept these are left out (nothing is retrained for them)."""
+    out: dict = {}
+    for name, entry in methods.items():
+        recs = {t: entry.records.get(t) or [] for t in tasks}
+        one_tree = all(len({str(r.tree) for r in rs}) == 1 for rs in recs.values())
+        if not all(recs.values()) or not one_tree:
+            continue
+        found = {t: _class_diagnostics(recs[t], t, classes[t]) for t in tasks if t in classes}
+        seen, history = set(), []
+        for t in tasks:
+            for r in recs[t]:
+                if r.history and r.key not in seen:
+                    seen.add(r.key)
+                    history.append({"tag": r.tag, "seed": r.seed, "tasks": list(r.tasks),
+                                    "best_epoch": r.best_epoch, "history": r.history})
+        kept = {"tasks": {t: d for t, d in found.items() if d}} if any(found.values()) else {}
+        if history:
+            kept["history"] = history
+        if kept:
+            out[name] = kept
+    return {"split": "test", "methods": out}
+
+
+def _class_diagnostics(records: list[TrainRecord], task: str, classes: list[str]) -> dict | None:
+    """One task's confusion matrix and per-class scores over trainings; None when one of them
+    did not record its confusion matrix."""
+    matrices = [r.test.get(task, {}).get(CONFUSION) for r in records]
+    if not matrices or any(m is None or len(m) != len(classes) for m in matrices):
+        return None
+    k = len(classes)
+    total = [[sum(m[i][j] for m in matrices) for j in range(k)] for i in range(k)]
+    scores = [per_class(m) for m in matrices]
+    rows = []
+    for c, label in enumerate(classes):
+        row: dict = {"class": label}
+        for what in ("precision", "recall", "f1"):
+            row[what], row[f"{what}_std"] = mean_std([getattr(s[c], what) for s in scores])
+        support = sum(s[c].support for s in scores) / len(scores)   # the same test clips
+        row["support"] = int(support) if support == int(support) else round(support, 2)
+        rows.append(row)
+    return {"classes": list(classes), "confusion": total, "trainings": len(matrices),
+            "per_class": rows}
 
 
 def _pm(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .metrics import METRICS, PER_CLIP, TYPE_PRIMARY, MetricSpec, accuracy, macro_f1
+from .metrics import (CONFUSION, METRICS, PER_CLIP, TYPE_PRIMARY, MetricSpec, accuracy,
+                      confusion_matrix, macro_f1)
 
 
 @dataclass
@@ -80,6 +81,11 @@ class TaskType:
         """A higher-is-better number near [0, 1] for early stopping on mixed tasks."""
         raise NotImplementedError
 
+    def diagnostics(self, out: torch.Tensor, y: np.ndarray, info: TaskInfo) -> dict:
+        """What a final model's test metrics keep beyond the metrics themselves, for the
+        report's diagnostics (e.g. a confusion matrix); nothing by default."""
+        return {}
+
 
 class Classification(TaskType):
     name = "classification"
@@ -99,6 +105,10 @@ class Classification(TaskType):
 
     def goodness(self, metrics, info):
         return metrics["accuracy"]
+
+    def diagnostics(self, out, y, info):
+        """The confusion matrix over every class of the head (rows: true classes)."""
+        return {CONFUSION: confusion_matrix(y, out.argmax(dim=1).cpu().numpy(), out.shape[1])}
 
 
 class Regression(TaskType):

@@ -9,11 +9,12 @@ import sys
 
 VERBS = {
     "demo": ("hmtl.cli.demo", "the whole pipeline on the built-in synthetic corpus"),
-    "prepare": ("hmtl.cli.prepare", "write the manifest of a known corpus layout"),
+    "prepare": ("hmtl.cli.prepare", "write a manifest: a known corpus, a generic layout (folder, audiofolder, lhotse) or a merge"),
     "run": ("hmtl.cli.run", "stages 1-3, final model and compared methods; resumes what exists"),
-    "report": ("hmtl.cli.report", "rewrite a run's report.html and results.md from results.json"),
-    "export": ("hmtl.cli.export", "ONNX of a run's final tree, checked against torch (int8, latency)"),
-    "predict": ("hmtl.cli.predict", "one JSON line per audio file: every task's label and probability"),
+    "config": ("hmtl.cli.config", "every config key with its default and meaning, or a config as resolved"),
+    "report": ("hmtl.cli.report", "rewrite a run's report.html, MODEL_CARD.md and results.md from results.json"),
+    "export": ("hmtl.cli.export", "a run's model as a saved-model folder and ONNX, checked against torch (int8, latency)"),
+    "predict": ("hmtl.cli.predict", "one JSON line per audio file: every task's prediction (label, value or embedding)"),
 }
 
 

@@ -1,5 +1,5 @@
-"""`hmtl report RUN_DIR`: rewrite report.html, results.json and results.md from results.json,
-training nothing."""
+"""`hmtl report RUN_DIR`: rewrite report.html, MODEL_CARD.md, results.json and results.md from
+results.json, training nothing."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import HmtlError
     from ..report.html import write_page
     from ..report.load import load_run
+    from ..report.model_card import write_card
 
     info = load_run(args.run_dir)              # raises HmtlError before anything is written
     from ..results import write_results        # (imports torch: only once the input is fine)
 
+    card = write_card(info)                    # no matplotlib needed: written first
     path = write_page(info)
     results_json = info.run_dir / "results.json"
     before = results_json.read_bytes(), results_json.stat()
@@ -30,5 +32,6 @@ def main(args: argparse.Namespace) -> int:
     if results_json.read_bytes() == before[0]:    # same content: keep the run's own date
         os.utime(results_json, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
     print(f"report: {path}")
+    print(f"model card: {card}")
     print(f"results: {info.run_dir / 'results.md'}")
     return 0

@@ -156,6 +156,13 @@ class ModelConfig:
     widths: list[int] | None = _help("channels per block, one per block", default=None)
     kernel_size: int = _help("kernel size of the block convolutions", default=5)
     dropout: float = _help("dropout before each task head", default=0.1)
+    args: dict[str, Any] = _help(
+        "extra settings for the backbone, read by its class as self.args (your own backbone's "
+        "options; part of every training's identity)", default_factory=dict)
+    imports: list[str] = _help(
+        "Python modules (my_pkg.backbones) or .py files (relative to the config file) imported "
+        "before the backbone is looked up: where your own @register_backbone classes live",
+        default_factory=list)
 
     def validate(self, where: str) -> None:
         if self.blocks < 1:
@@ -190,11 +197,16 @@ class TrainConfig:
         "validation clips that pick a training's best epoch: half of them (the other half then "
         "measures every drop without that selection's bias), or all (the same clips pick the "
         "epoch and measure it)", default="half")
-    device: str = _help("cpu, cuda, cuda:N or auto", default="cpu")
+    device: str = _help("cpu, cuda, cuda:N or auto (a GPU when there is one, else the CPU); "
+                        "where a training runs, not part of its identity", default="auto")
     precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",
                                                default="fp32")
     cuda_graphs: bool = _help("packed training on CUDA replays each step from a CUDA graph "
                               "(false: eager steps, e.g. to rule graphs out)", default=True)
+    logger: Literal["none", "csv", "tensorboard"] = _help(
+        "per-epoch loss and validation score of every training, written when it finishes: csv "
+        "(RUN/logs/*.csv) or tensorboard (RUN/logs/tensorboard, needs the tensorboard package); "
+        "not part of a training's identity", default="none")
 
     def validate(self, where: str) -> None:
         for key in ("epochs", "batch_size"):

@@ -19,7 +19,7 @@ from ..errors import HmtlError
 from ..executors import Executor, RunHandle, make_executor
 from ..models import TreeSpec
 from ..records import MethodResult
-from ..results import build_results, compare, write_results
+from ..results import build_results, compare, diagnostics, write_results
 from ..search.context import Context
 from ..search.final import train_final
 from ..search.methods import METHODS, SearchState
@@ -31,21 +31,29 @@ from ..search.budget import (DropPredictor, budget_json, budget_tree, predictor_
                              train_budget_trees)
 from ..search.compatibility import Rule
 from ..search.stage3 import tree_from_pairs
+from ..training.logger import check_logger
 from ..utils.io import atomic_write_text
 from ..utils.progress import say
+from .plan import Plan
+from .preflight import plan_run
 
 STAGES = ("stage1", "stage2", "final", "all")
 
 
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
-                 executor: str = "serial", verbose: bool = True, threads: int | None = None) -> dict:
+                 executor: str = "serial", verbose: bool = True, threads: int | None = None,
+                 plan_only: bool = False) -> dict:
     """Run (or resume) the method in `out_dir`; returns the results.json content. With
     data.splits > 1, the whole method runs once per split (splits.py). A new folder whose data
     cannot be prepared (bad manifest, bad audio) is removed again, so that nothing that looks
-    like a run is left behind; a second process on the same folder is refused."""
+    like a run is left behind; a second process on the same folder is refused. With plan_only,
+    nothing is trained: {"plans": [each run folder's Plan]} (preflight.py)."""
     check_methods(cfg)
+    check_logger(cfg.train.logger)
     runner = make_executor(executor, threads)
     try:
+        if plan_only:
+            return {"plans": plan_folders(cfg, Path(out_dir), runner, until)}
         if cfg.data.splits > 1:
             from .splits import run_splits
 
@@ -56,8 +64,10 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
 
 
 def run_one(cfg: RunConfig, folder: RunHandle, runner: Executor, until: str = "all",
-            verbose: bool = True, write: bool = True) -> tuple[dict, dict[str, MethodResult]]:
-    """One run folder: prepare its dataset, run the stages and methods; (results, methods)."""
+            verbose: bool = True, write: bool = True,
+            plan_only: bool = False) -> tuple[dict, dict[str, MethodResult]]:
+    """One run folder: prepare its dataset, print the plan, run the stages and methods;
+    (results, methods). With plan_only: ({"plan": Plan}, {}) and nothing trained."""
     fresh = not folder.root.exists() or not any(folder.root.iterdir())
     started = time.perf_counter()
     failed = False
@@ -69,12 +79,34 @@ def run_one(cfg: RunConfig, folder: RunHandle, runner: Executor, until: str = "a
                 failed = fresh
                 raise
             folder.adopt(data)
-            atomic_write_text(folder.root / "config.yaml", dump_config(cfg))
             ctx = Context(cfg, data, folder, runner, verbose)
+            plan = plan_run(ctx, until)
+            if plan_only:
+                failed = fresh                  # a plan leaves no new run folder behind
+                return {"plan": plan}, {}
+            say(plan.render())
+            atomic_write_text(folder.root / "config.yaml", dump_config(cfg))
             return _run_stages(ctx, until, started)
     finally:
         if failed:
             shutil.rmtree(folder.root, ignore_errors=True)
+
+
+def plan_folders(cfg: RunConfig, out: Path, runner: Executor, until: str = "all") -> list[Plan]:
+    """`hmtl run --plan`: the plan of each run folder (one per split), nothing trained. The
+    dataset is prepared for it (its features stay in the feature cache); a folder made only
+    for that is removed again."""
+    if cfg.data.splits == 1:
+        return [run_one(cfg, RunHandle(out), runner, until, plan_only=True)[0]["plan"]]
+    from .splits import split_config
+
+    fresh = not out.exists()
+    try:
+        return [run_one(split_config(cfg, i), RunHandle(out / f"split-{i}"), runner, until,
+                        plan_only=True)[0]["plan"] for i in range(cfg.data.splits)]
+    finally:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 def check_methods(cfg: RunConfig) -> None:
@@ -144,6 +176,7 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
         extra["stability"] = state.stability
     if state.predictor is not None and "independent" in methods:
         extra["predictor"] = check_predictor(ctx, state, methods, extra.get("budgets", []))
+    extra["diagnostics"] = diagnostics(methods, ctx.tasks, class_names(ctx))
     lap("methods", t)
     results = build_results(
         ctx.tasks, ctx.seeds, methods, [p.to_json() for p in state.pairs], search_cost(ctx, state),
@@ -222,15 +255,24 @@ def keep_deployment_figures(previous: Path, results: dict) -> None:
             entry.update({k: before[k] for k in DEPLOYMENT_KEYS if k in before})
 
 
-def write_report_safely(out_dir: Path) -> None:
-    """The report is a view of results.json: if drawing it fails, the results still stand."""
-    try:
-        from ..report import write_report
+def class_names(ctx: Context) -> dict[str, list[str]]:
+    """Each classification task's class names, in label order (the diagnostics' rows)."""
+    data = ctx.data
+    return {t: [str(c) for c in data.task_info(t).classes or range(data.head_size(t))]
+            for t in ctx.tasks if data.type_of(t).name == "classification"}
 
-        write_report(out_dir)
-    except Exception as e:  # noqa: BLE001 - a plotting failure must not lose a finished run
-        say(f"report.html could not be written ({type(e).__name__}: {e}); "
-            f"`hmtl report {out_dir}` retries")
+
+def write_report_safely(out_dir: Path) -> None:
+    """The report and the model card are views of results.json: if drawing them fails, the
+    results still stand."""
+    for what, writer in (("report.html", "write_report"), ("MODEL_CARD.md", "write_model_card")):
+        try:
+            from .. import report
+
+            getattr(report, writer)(out_dir)
+        except Exception as e:  # noqa: BLE001 - a plotting failure must not lose a finished run
+            say(f"{what} could not be written ({type(e).__name__}: {e}); "
+                f"`hmtl report {out_dir}` retries")
 
 
 def search_cost(ctx: Context, state: SearchState) -> dict:

@@ -9,7 +9,10 @@ shown in its primary metric (accuracy, EER, MAE: see metrics.py).
     plots.py         matplotlib figures as inline SVG (matplotlib is imported there only)
     tree_diagram.py  the tree as a hand-drawn SVG
     sections.py, stage2.py, comparison.py   the page's sections; format.py their helpers
+    diagnostics.py   the final model's per-class scores, confusion matrices, learning curves
     html.py          the page itself and write_report()
+    model_card.py    RUN/MODEL_CARD.md: what the model is, was trained on and is for
 """
 
 from .html import write_report  # noqa: F401
+from .model_card import write_model_card  # noqa: F401

@@ -39,7 +39,7 @@ def _mpl():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise HmtlError("the report's figures need matplotlib: pip install matplotlib") from None
+        raise HmtlError("the report's figures need matplotlib: pip install 'hmtl[report]'") from None
     return matplotlib, Figure, FigureCanvasAgg
 
 
@@ -259,4 +259,89 @@ def null_strip(values: list[float], searched: float, uid: str,
         ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
         ax.set_axisbelow(True)
         ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=2)
+    return to_svg(fig, uid)
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+CONFUSION_CMAP = "Blues"
+
+
+def confusion_heatmap(classes: list[str], matrix: list[list[int]], title: str, uid: str) -> str:
+    """A confusion matrix (rows: true class, columns: predicted), each cell coloured by its
+    share of the row, the class's recall on the diagonal, and annotated with that share in %
+    (up to 14 classes: more would not fit); rows without clips are grey."""
+    matplotlib, _, _ = _mpl()
+    from matplotlib.patches import Rectangle
+
+    n = len(classes)
+    side = min(0.42 * n + 1.6, 9.0)
+    colormap = matplotlib.colormaps[CONFUSION_CMAP]
+    with matplotlib.rc_context(RC):
+        fig = _new_figure(side + 0.4, side)
+        ax = fig.add_subplot()
+        small = 8 if n <= 8 else 6.5 if n <= 14 else None
+        for i, row in enumerate(matrix):
+            total = sum(row)
+            for j, count in enumerate(row):
+                if not total:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#f3f4f6",
+                                           edgecolor="none"))
+                    continue
+                share = count / total
+                rgba = colormap(share)
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=rgba, edgecolor="none"))
+                if small and count:
+                    dark = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5
+                    ax.text(j, i, f"{100 * share:.0f}", ha="center", va="center", fontsize=small,
+                            color="white" if dark else "#111827",
+                            fontweight="bold" if i == j else "normal")
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_aspect("equal")
+        ticks = 7.5 if n <= 14 else 6
+        ax.set_xticks(range(n), classes, rotation=40, ha="right", rotation_mode="anchor",
+                      fontsize=ticks)
+        ax.set_yticks(range(n), classes, fontsize=ticks)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.tick_params(which="both", length=0)
+        for side_ in ax.spines.values():
+            side_.set_visible(False)
+        ax.set_title(title)
+    return to_svg(fig, uid)
+
+
+def learning_curves(runs: list[dict], title: str, uid: str,
+                    score_label: str = "validation score") -> str:
+    """Training loss and validation score per epoch, one line per training (a seed), the
+    epoch whose weights were kept marked with a dot. runs: {label, history: [{epoch, loss,
+    score}], best_epoch}."""
+    matplotlib, _, _ = _mpl()
+    from matplotlib.ticker import MaxNLocator
+
+    with matplotlib.rc_context(RC):
+        fig = _new_figure(7.2, 2.9)
+        loss_ax, score_ax = fig.subplots(1, 2)
+        for k, run in enumerate(runs):
+            color = PALETTE[k % len(PALETTE)]
+            h = run["history"]
+            epochs = [e["epoch"] for e in h]
+            for ax, key in ((loss_ax, "loss"), (score_ax, "score")):
+                ax.plot(epochs, [e[key] for e in h], color=color, linewidth=1.4,
+                        label=run["label"])
+                best = [e for e in h if e["epoch"] == run.get("best_epoch")]
+                if best:
+                    ax.plot([best[0]["epoch"]], [best[0][key]], "o", color=color, markersize=5,
+                            markeredgecolor="white", zorder=3)
+        loss_ax.set_ylabel("training loss")
+        score_ax.set_ylabel(score_label)
+        for ax in (loss_ax, score_ax):
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(True, color="#e5e7eb", linewidth=0.8)
+            ax.set_axisbelow(True)
+        if len(runs) > 1:
+            score_ax.legend(loc="lower right", fontsize=7.5, frameon=False)
+        fig.suptitle(title, fontsize=10, fontweight="bold")
     return to_svg(fig, uid)

@@ -15,7 +15,7 @@ TINY = {
                  "hop_length": 80, "n_mels": 24, "fmin": 50.0},
     "model": {"backbone": "tc_cnn", "blocks": 2, "widths": [16, 8], "kernel_size": 5,
               "dropout": 0.0},
-    "train": {"epochs": 6, "batch_size": 32, "lr": 0.005, "patience": 6},
+    "train": {"epochs": 6, "batch_size": 32, "lr": 0.005, "patience": 6, "device": "cpu"},
     "search": {"seeds": 1, "tolerance": 0.02},
 }
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..config import ModelConfig, TrainConfig
 from ..models import TreeSpec
+from ..models.backbones import model_identity
 from ..records import SplitMetrics, TrainRecord
 from ..utils.io import stable_hash
 from .plain import train_job
@@ -27,7 +28,7 @@ JOB_FORMAT = 1
 LATER_TRAIN_DEFAULTS = {"precision": "fp32", "selection": "all"}
 # Training fields that say where and how a job runs, not what it is: never hashed, never a
 # reason not to pack two jobs together.
-HOW_IT_RUNS = ("device", "cuda_graphs")
+HOW_IT_RUNS = ("device", "cuda_graphs", "logger")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class TrainJob:
                 train.pop(name)
         return {"format": JOB_FORMAT, "tasks": list(self.spec.tasks),
                 "spec": self.spec.to_json(), "seed": self.seed,
-                "model": dataclasses.asdict(self.model), "train": train,
+                "model": model_identity(self.model), "train": train,
                 "weights": [list(w) for w in self.weights], "data": self.data_key}
 
     @property
@@ -69,4 +70,11 @@ class TrainJob:
         return TrainRecord(key=self.key, tag=self.tag, tasks=list(self.spec.tasks),
                            tree=self.spec.to_json(), seed=self.seed, params=cost[0],
                            macs=cost[1], val=val, test=test, best_epoch=fit.best_epoch,
-                           epochs=fit.epochs, seconds=round(seconds, 3), device=device, **more)
+                           epochs=fit.epochs, seconds=round(seconds, 3), device=device,
+                           history=epoch_history(fit), **more)
+
+
+def epoch_history(fit: "FitResult") -> list[dict] | None:
+    """The fit's per-epoch record as metrics.json keeps it (plain numbers), None when empty."""
+    return [{"epoch": int(h["epoch"]), "loss": round(float(h["loss"]), 6),
+             "score": round(float(h["score"]), 6)} for h in fit.history] or None

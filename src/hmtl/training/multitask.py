@@ -101,9 +101,12 @@ class TaskSet:
                 trials = _local_trials(self.trials[task].get(split), rows)
                 out[task] = typ.evaluate(outs[task], labels[:, j], None, self.infos[j], trials)
                 continue
-            out[task] = typ.evaluate(outs[task][torch.from_numpy(mask)], labels[mask, j],
+            labelled = outs[task][torch.from_numpy(mask)]
+            out[task] = typ.evaluate(labelled, labels[mask, j],
                                      values[mask, j] if values is not None else None,
                                      self.infos[j], None)
+            if split == "test":          # measured once per training: keep what diagnoses it
+                out[task].update(typ.diagnostics(labelled, labels[mask, j], self.infos[j]))
         return out
 
 

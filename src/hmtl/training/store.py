@@ -1,6 +1,6 @@
 """The `runs/` folder of a run: one sub-folder per training job, named by the job's key.
 `metrics.json` is written last, so its presence means the training finished; a damaged one
-means train again."""
+means train again. With train.logger on, the training's log follows (RUN/logs, logger.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..data.dataset import Dataset
 from ..records import TrainRecord
 from ..utils.io import atomic_write_bytes, atomic_write_json, read_json
 from .job import TrainJob
+from .logger import log_training
 
 
 class RunStore:
@@ -45,6 +46,12 @@ class RunStore:
         atomic_write_json(folder / "job.json", {"tag": job.tag, "kind": type(job).__name__,
                                                 **job.identity()})
         atomic_write_json(folder / "metrics.json", record.to_json())   # last: means done
+        log_training(getattr(job.train, "logger", "none"), self.logs_dir, record)
+
+    @property
+    def logs_dir(self) -> Path:
+        """RUN/logs: the experiment logger's files (training/logger.py), next to RUN/runs."""
+        return self.root.parent / "logs"
 
     def load_state(self, job: TrainJob) -> dict:
         return torch.load(self.folder(job) / "model.pt", map_location="cpu", weights_only=True)
