@@ -145,6 +145,12 @@ def test_export_waveform_parity(run_dir, tmp_path):
     assert report["parity"]["onnx"]["max"] <= 1e-4
     assert report["parity"]["onnx"]["real_clips"] > 0         # real audio, decoded
     assert report["quantization"]["float_nodes_kept"] >= 2    # the STFT and mel filters
+    # static int8 calibrated on decoded training audio, the front end left in float
+    assert report["quantization"]["calibration"]["input"] == "waveform"
+    int8 = report["targets"]["onnx-int8"]
+    assert int8["frontend"].startswith("in the graph, float")
+    assert 0 < int8["macs_frontend"] < int8["macs"] == report["targets"]["onnx"]["macs"]
+    assert min(int8["agreement"].values()) >= 0.5
 
 
 def test_int8_file_size(exported, tmp_path):
@@ -213,7 +219,8 @@ def test_latency(exported, run_dir, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
-    report = export_run(run, tmp_path / "out", latency=True, runs=3, exporter="torchscript")
+    report = export_run(run, tmp_path / "out", latency=True, runs=3, exporter="torchscript",
+                        targets="onnx-int8")
     methods = report["latency"]["methods"]
     assert set(methods) == {"independent", "flat", "hierarchical"}
     results = json.loads((run / "results.json").read_text())
@@ -221,6 +228,173 @@ def test_latency(exported, run_dir, tmp_path):
         assert entry["latency_ms"] > 0 and entry["onnx_bytes"] > 0
         assert entry["onnx_bytes"] == methods[name]["onnx_bytes"]
     assert report["latency"]["independent_separate_files"]["latency_ms"] > 0
+    # each target timed, and the export's device figures recorded for the report
+    device = results["device"]["methods"]["hierarchical"]
+    for name in ("onnx", "onnx-int8"):
+        assert report["targets"][name]["latency_ms"] > 0
+        assert device["targets"][name]["latency_ms"] == report["targets"][name]["latency_ms"]
+        assert device["targets"][name]["metrics"] == report["metrics"][TARGET_SESSION[name]]
+    assert results["device"]["settings"]["intra_op_threads"] == 1
+    # ... which the report shows as its device table, also written as Markdown
+    from hmtl.report import write_report
+    from hmtl.report.device import markdown_table
+
+    table = markdown_table(results)
+    assert "| hierarchical | int8 static |" in table and "| vowel accuracy |" in table
+    page = write_report(run).read_text()
+    assert '<section id="device">' in page and "int8 static" in page
+    assert markdown_table({"tasks": ["vowel"]}) == ""                  # nothing exported
+
+
+# ----------------------------------------------------------------------------- targets, int8
+
+TARGET_SESSION = {"onnx": "onnx", "onnx-int8": "onnx_int8"}
+
+
+def _initializers(proto) -> dict:
+    from onnx import numpy_helper
+
+    return {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+
+
+def test_static_int8_is_qdq_with_per_channel_8bit_weights(exported):
+    import onnx
+
+    out, report = exported
+    q = report["quantization"]
+    assert q["kind"] == "static" and q["format"] == "QDQ"
+    assert 1 <= q["calibration"]["clips"] <= 128 and q["calibration"]["split"] == "train"
+    assert q["frontend"] == "out of the graph (input: features)"
+    proto = onnx.load(str(out / "model.int8.onnx"))
+    ops = [n.op_type for n in proto.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    inits = _initializers(proto)
+    made = {o: n for n in proto.graph.node for o in n.output}
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    assert convs
+    for conv in convs:                    # weight <- DequantizeLinear(8-bit, scale per channel)
+        dq = made[conv.input[1]]
+        assert dq.op_type == "DequantizeLinear"
+        w, scale = inits[dq.input[0]], inits[dq.input[1]]
+        assert w.dtype in (np.uint8, np.int8) and w.ndim == 3
+        assert scale.shape == (w.shape[0],)          # one scale per output channel
+        assert made[conv.input[0]].op_type == "DequantizeLinear"  # activations quantised too
+    # the simplified graph pools in 1-D: no Unsqueeze -> MaxPool -> Squeeze chains left
+    float_ops = [n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node]
+    assert "MaxPool" in float_ops and "Squeeze" not in float_ops
+
+
+def test_static_int8_agrees_with_float(exported, run_dir):
+    from hmtl.export.check import features_of_test_split
+    from hmtl.export.load import load_run
+    from hmtl.export.runtime import run_graph, session
+
+    out, report = exported
+    x, _ = features_of_test_split(load_run(run_dir))
+    a = run_graph(session(out / "model.onnx"), x)
+    b = run_graph(session(out / "model.int8.onnx"), x)
+    for task in ("vowel", "pitch"):
+        la, lb = a[f"logits_{task}"].ravel(), b[f"logits_{task}"].ravel()
+        assert np.corrcoef(la, lb)[0, 1] > 0.98
+        assert abs(report["metrics"]["onnx_int8"][task]
+                   - report["metrics"]["onnx"][task]) <= 0.1      # a few of ~30 tiny clips
+        assert report["metrics"]["agreement"]["onnx_int8"][task] >= 0.8
+
+
+def test_export_json_keys_only_added(exported):
+    out, report = exported
+    assert report == json.loads((out / "export.json").read_text())
+    old = {"run", "out", "method", "seed", "trainings", "tree", "input", "input_shape",
+           "trained_length", "outputs", "exporter", "versions", "tolerance", "files",
+           "saved_model", "parity", "quantization", "int8_size_ratio", "metrics", "accuracy"}
+    assert old <= set(report)
+    assert {"model.onnx", "model.int8.onnx"} <= set(report["files"])
+    assert {"onnx", "onnx_int8"} <= set(report["parity"]) and "agreement" not in report["accuracy"]
+    assert list(report["targets"]) == ["onnx", "onnx-int8"]
+    for name, t in report["targets"].items():
+        assert t["file"] in report["files"] and t["bytes"] == report["files"][t["file"]]
+        assert t["macs"] > 0 and 0 < t["input_bytes"] <= t["peak_activation_bytes"]
+        assert 0 < t["weight_bytes"] < t["bytes"]
+        assert t["metrics"] == report["metrics"][TARGET_SESSION[name]]
+    f, q = report["targets"]["onnx"], report["targets"]["onnx-int8"]
+    assert q["macs"] == f["macs"] and q["weight_bytes"] < f["weight_bytes"] / 2
+    assert q["peak_activation_bytes"] <= f["peak_activation_bytes"]
+    assert q["quantization"] == report["quantization"] and "quantization" not in f
+
+
+def test_graph_macs_are_the_models(exported, run_dir):
+    from hmtl.export.load import load_model, load_run
+
+    model, _ = load_model(load_run(run_dir))
+    assert exported[1]["targets"]["onnx"]["macs"] == model.cost()[1]
+
+
+def test_peak_activation_estimate_on_a_known_graph():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from hmtl.export.figures import macs, peak_activation_bytes, value_types
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [3, 2, 1], [0.1] * 6)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"]), helper.make_node("Relu", ["y"], ["z"]),
+         helper.make_node("MaxPool", ["z"], ["p"], kernel_shape=[2], strides=[2])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, "time"])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 3, "half"])], [w])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(proto)
+    types = value_types(proto, 8)
+    assert types["z"] == ([1, 3, 8], 4) and types["p"] == ([1, 3, 4], 4)
+    # x (2·8 floats) is freed after the conv; y is fused into the ReLU; then z (3·8) and p (3·4)
+    assert peak_activation_bytes(proto, types) == 4 * (3 * 8 + 3 * 4)
+    assert macs(proto, types) == (3 * 8 * 2, 0)
+
+
+def test_target_names(run_dir, capsys):
+    from hmtl.export.targets import parse_targets
+
+    assert parse_targets(None) == ["onnx"]
+    assert parse_targets(["onnx-int8-dynamic,onnx-int8"]) == ["onnx", "onnx-int8",
+                                                               "onnx-int8-dynamic"]
+    assert parse_targets(["onnx"], int8=True) == ["onnx", "onnx-int8"]
+    with pytest.raises(HmtlError, match="--target: one of onnx, onnx-int8, onnx-int8-dynamic, "
+                                        "got 'mcu'"):
+        parse_targets(["onnx,mcu"])
+    assert hmtl(["export", str(run_dir), "--target", "tflite"]) == 2      # before any work
+    assert "--target: one of" in capsys.readouterr().err
+    assert hmtl(["export", str(run_dir), "--int8", "--calibration-clips", "0"]) == 2
+    assert "--calibration-clips" in capsys.readouterr().err
+
+
+def test_dynamic_int8_target(run_dir, tmp_path):
+    import onnx
+
+    from hmtl.export.pipeline import export_run
+
+    report = export_run(run_dir, tmp_path, targets=["onnx-int8-dynamic"], exporter="torchscript")
+    assert list(report["targets"]) == ["onnx", "onnx-int8-dynamic"]
+    assert not (tmp_path / "model.int8.onnx").exists() and "quantization" not in report
+    t = report["targets"]["onnx-int8-dynamic"]
+    assert t["quantization"]["kind"] == "dynamic"
+    assert set(t["metrics"]) == {"vowel", "pitch"}
+    ops = {n.op_type for n in onnx.load(str(tmp_path / t["file"])).graph.node}
+    assert "ConvInteger" in ops or "DynamicQuantizeLinear" in ops
+
+
+def test_calibration_draws_training_clips_only(run_dir):
+    from hmtl.export.calibrate import calibration_inputs, calibration_rows
+    from hmtl.export.load import load_run
+
+    run = load_run(run_dir)
+    split = np.load(run_dir / "data" / "split.npy")
+    rows = calibration_rows(run, 10)
+    assert len(rows) == 10 and (split[rows] == 0).all()
+    assert (calibration_rows(run, 10) == rows).all()              # seeded
+    assert len(calibration_rows(run, 10**6)) == (split == 0).sum()
+    x = calibration_inputs(run, waveform=False, clips=4)
+    assert x.shape == (4, run.cfg.features.channels, run.frames) and x.dtype == np.float32
+    with pytest.raises(HmtlError, match="calibration clips: must be >= 1"):
+        calibration_rows(run, 0)
 
 
 # ----------------------------------------------------------------------------- predict

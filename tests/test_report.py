@@ -143,17 +143,68 @@ def test_import_hmtl_does_not_import_matplotlib():
     assert r.stdout.strip() == "False", r.stderr
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not installed")
+def chromium(page: Path, tmp_path: Path, *action: str) -> subprocess.CompletedProcess:
+    """Headless Chromium on a local page, its console written to stderr (--enable-logging)."""
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    return subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                           "--enable-logging=stderr", "--v=0", *action, page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+def console_messages(stderr: str) -> list[str]:
+    """The page's console lines in Chromium's log ("...:CONSOLE:<line>] "message", source: ...").
+    The log gives every console message the same level, and report.html has no script: any
+    line is the browser's own complaint (an invalid SVG attribute, a blocked resource)."""
+    return [line for line in stderr.splitlines() if re.search(r":CONSOLE[:(]\d*", line)]
+
+
+def not_blank(png: Path) -> float:
+    """Share of the screenshot's pixels that are not the background colour."""
+    try:
+        import matplotlib.image as mpimg
+    except ImportError:               # no decoder: a blank 1280x4000 PNG is under 20 kB
+        return 1.0 if png.stat().st_size > 50_000 else 0.0
+    import numpy as np
+
+    img = mpimg.imread(png)[..., :3]
+    background = np.median(img.reshape(-1, 3), axis=0)
+    return float((np.abs(img - background).max(axis=2) > 0.05).mean())
+
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="/usr/bin/chromium not installed")
+
+
+@needs_chromium
 def test_page_renders_in_headless_chromium(tmp_path, full_report):
-    path = full_report
+    source = full_report.read_text()
+    figures = len(re.findall(r"<svg\b", source))
+    assert figures >= 3                                 # the tree diagram and the plots
+    r = chromium(full_report, tmp_path, "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    dom = r.stdout
+    assert "<section id=\"methods\">" in dom and len(re.findall(r"<svg\b", dom)) == figures
+    assert len(re.findall(r"<(path|rect|line|polyline|circle|text)\b", dom)) > 50
+    assert console_messages(r.stderr) == [], console_messages(r.stderr)
+
     png = tmp_path / "page.png"
-    r = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--no-first-run",
-                        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-                        "--window-size=1280,4000", path.resolve().as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert png.is_file() and png.stat().st_size > 50_000, r.stderr[-2000:]
+    r = chromium(full_report, tmp_path, f"--screenshot={png}", "--window-size=1280,4000")
+    assert png.is_file(), r.stderr[-2000:]
+    assert not_blank(png) > 0.02
+
+
+@needs_chromium
+def test_console_check_catches_errors(tmp_path):
+    """The check above can fail: a page with an invalid SVG path and a script error."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><html><body><svg width='9' height='9'>"
+                    "<path d='M 0 0 L x y'/></svg><script>undefinedFunction()</script>"
+                    "</body></html>")
+    messages = console_messages(chromium(page, tmp_path, "--dump-dom").stderr)
+    assert any("attribute d" in m for m in messages), messages
+    assert any("undefinedFunction" in m for m in messages), messages
 
 
 def test_latency_and_size_appear_when_exported(tmp_path):

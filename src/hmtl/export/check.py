@@ -119,13 +119,18 @@ def features_of_test_split(run: Run, limit: int | None = None) -> tuple[np.ndarr
     return feats, y[rows]
 
 
-def audio_of_test_split(run: Run) -> list[Path]:
-    """The test clips' audio files, from data/split.csv (same row order as data/x.npy)."""
+def audio_paths(run: Run) -> list[Path]:
+    """Every clip's audio file, from data/split.csv (same row order as data/x.npy)."""
     table = run.dir / "data" / "split.csv"
     if not table.is_file():
-        raise HmtlError(f"{table}: missing; the test clips' audio cannot be found")
+        raise HmtlError(f"{table}: missing; the clips' audio cannot be found")
     with open(table, newline="", encoding="utf-8") as f:
-        paths = [Path(r["path"]) for r in csv.DictReader(f)]
+        return [Path(r["path"]) for r in csv.DictReader(f)]
+
+
+def audio_of_test_split(run: Run) -> list[Path]:
+    """The test clips' audio files."""
+    paths = audio_paths(run)
     return [paths[i] for i in rows_of_test_split(run)]
 
 
@@ -218,11 +223,14 @@ def _test_targets(run: Run) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
     return values, trials
 
 
-def metrics_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> dict:
+def metrics_on_test_split(run: Run, model, sessions: dict, waveform: bool,
+                          agreement_with: str | None = None) -> dict:
     """Each task's primary metric on the test split, for torch and every session:
     {'clips': N, 'primary': {task: 'accuracy' | 'mae' | 'eer'}, 'torch': {task: value},
     '<session name>': {task: value}}. MAE is in the label's unit; EER is on the task's stored
-    test trials (data/trials-<j>-test.npy), as training measured it."""
+    test trials (data/trials-<j>-test.npy), as training measured it. `agreement_with`: a
+    session name; adds 'agreement': {other session: {task: share of test clips whose top class
+    is that session's}} for the classification tasks (finer than accuracy on a small split)."""
     x, y = waves_of_test_split(run) if waveform else features_of_test_split(run)
     frontend = build_frontend(run.cfg.features).eval() if waveform else None
     values, trials = _test_targets(run)
@@ -230,9 +238,22 @@ def metrics_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> di
     result = {"clips": int(len(x)), "primary": {t: PRIMARY[run.types[t]] for t in run.tasks},
               "torch": primary_metrics(torch_outputs(model, x, frontend, heads), run, y, values,
                                        trials)}
+    outputs = {}
     for name, sess in sessions.items():
-        result[name] = primary_metrics(run_graph(sess, x), run, y, values, trials)
+        outputs[name] = run_graph(sess, x)
+        result[name] = primary_metrics(outputs[name], run, y, values, trials)
+    if agreement_with in outputs and len(outputs) > 1:
+        result["agreement"] = {name: top_class_agreement(outputs[agreement_with], out, run)
+                               for name, out in outputs.items() if name != agreement_with}
     return result
+
+
+def top_class_agreement(a: dict, b: dict, run: Run) -> dict[str, float | None]:
+    """Per classification task, the share of clips on which two graphs' outputs {name: array}
+    pick the same class."""
+    return {t: (float((a[f"logits_{t}"].argmax(1) == b[f"logits_{t}"].argmax(1)).mean())
+                if len(a[f"logits_{t}"]) else None)
+            for t in run.tasks if run.types[t] == "classification"}
 
 
 def classification_accuracy(metrics: dict, run: Run) -> dict:
@@ -240,7 +261,7 @@ def classification_accuracy(metrics: dict, run: Run) -> dict:
     "accuracy" had before task types: {'clips': N, 'torch': {task: acc}, ...}."""
     cls = [t for t in run.tasks if run.types[t] == "classification"]
     return {k: ({t: v[t] for t in cls} if isinstance(v, dict) and k != "primary" else v)
-            for k, v in metrics.items() if k != "primary"}
+            for k, v in metrics.items() if k not in ("primary", "agreement")}
 
 
 def accuracy_on_test_split(run: Run, model, sessions: dict, waveform: bool) -> dict:

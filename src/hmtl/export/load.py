@@ -7,7 +7,6 @@ the trainings of a method are found by their tree and seed, and the tag only bre
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

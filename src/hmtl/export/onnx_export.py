@@ -23,6 +23,7 @@ from torch import nn
 from ..config import FeatureConfig
 from ..errors import HmtlError
 from .deps import need
+from .simplify import simplify
 from .stft import export_frontend
 
 METADATA_KEY = "hmtl"
@@ -201,6 +202,7 @@ def export_onnx(model: nn.Module, features: FeatureConfig, frames: int, path: st
         raise HmtlError(f"{path}: ONNX export failed ({'; '.join(errors)})")
     proto = onnx.load(str(path))
     strip_debug_metadata(proto)
+    simplify(proto)               # exact rewrites; the parity check runs on the result
     set_metadata(proto, {**(metadata or {}), "exporter": used})
     onnx.save(proto, str(path))
     return used

@@ -1,13 +1,17 @@
 """`hmtl export`: the final tree of a run as ONNX, checked against torch, optionally int8, with
-latency and size of the compared methods. Writes OUT/model.onnx, OUT/model.int8.onnx,
-OUT/export.json and OUT/model/, the saved model (hmtl.export.saved: weights and model.json,
-the front end inside, for hmtl.load and `hmtl predict` without the run folder); with latency,
+latency and size of the compared methods. Writes OUT/model.onnx, one file per other target
+(targets.py: OUT/model.int8.onnx, static int8; OUT/model.int8-dynamic.onnx), OUT/export.json
+and OUT/model/, the saved model (hmtl.export.saved: weights and model.json, the front end
+inside, for hmtl.load and `hmtl predict` without the run folder); with latency,
 OUT/latency/<method>.onnx and the run's results.json gains `latency_ms` and `onnx_bytes` per
-method.
+method and this export's device figures under "device".
 
 export.json's "metrics" holds each task's primary test metric (accuracy, MAE in the label's
-unit, EER on the stored test trials) for torch, the float and the int8 graph; "accuracy" is its
-classification part, in the shape it had before task types."""
+unit, EER on the stored test trials) for torch, the float and each int8 graph, and "agreement"
+the share of test clips on which an int8 graph's top class is the float graph's; "accuracy"
+is its classification part, in the shape it had before task types. "targets" holds each file's
+device figures (figures.py: bytes, MACs, estimated peak activation memory, latency with
+--latency), metrics and, for int8, how it was quantised."""
 
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ from ..errors import HmtlError
 from ..search.methods import exportable_methods
 from ..utils.io import atomic_write_json, read_json
 from ..utils.progress import say
+from .calibrate import CALIBRATION_CLIPS
 from .load import Run, check_exportable, load_model, load_run, load_single
 from .onnx_export import export_onnx, graph_outputs
 from .saved import WEIGHTS, SavedModel, write_checked
+from .targets import TARGETS, parse_targets
 
 SAVED = "model"        # OUT/model/: the saved model, next to OUT/model.onnx
 
@@ -70,13 +76,19 @@ def _versions() -> dict:
 def export_run(run_dir: str | Path, out: str | Path | None = None, method: str = "hierarchical",
                seed: int | None = None, waveform: bool = False, int8: bool = False,
                latency: bool = False, runs: int = 100, exporter: str = "auto",
-               tolerance: float = 1e-4) -> dict:
+               tolerance: float = 1e-4, targets: list[str] | str | None = None,
+               calibration_clips: int = CALIBRATION_CLIPS) -> dict:
+    """Export, check and measure; returns export.json's content. `targets`: --target values
+    (targets.TARGETS; the float graph always); `int8`: add onnx-int8 (static). With `latency`,
+    each target's latency too, and the run's results.json gains the methods' latency and this
+    export's device figures (record_device)."""
     from .check import classification_accuracy, metrics_on_test_split, parity, require_parity
     from .latency import onnx_bytes
     from .runtime import session
 
     run = load_run(run_dir)
     check_exportable(method)
+    names = parse_targets(targets, int8)
     out = Path(out) if out is not None else run.dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     model, info = load_model(run, method, seed)
@@ -105,18 +117,21 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     except HmtlError as e:     # keep it for a look, under a name nobody deploys by mistake
         path.replace(out / "model.rejected.onnx")
         raise HmtlError(f"{e} (kept as {out / 'model.rejected.onnx'})") from None
-    if int8:
-        from .quantize import quantize_int8
-
-        qpath = out / "model.int8.onnx"
-        report["quantization"] = quantize_int8(path, qpath)
-        report["files"]["model.int8.onnx"] = onnx_bytes(qpath)
+    quantization = {}
+    for name in names[1:]:
+        target = TARGETS[name]
+        qpath = out / target.file
+        quantization[name] = _quantize(run, name, path, qpath, waveform, calibration_clips)
+        report["files"][target.file] = onnx_bytes(qpath)
+        sessions[target.session] = session(qpath)
+        report["parity"][target.session] = parity(run, model, sessions[target.session],
+                                                  waveform)
+    if "onnx-int8" in quantization:        # the keys --int8 always wrote: model.int8.onnx
+        report["quantization"] = quantization["onnx-int8"]
         sizes = report["files"]
         report["int8_size_ratio"] = sizes["model.int8.onnx"] / sizes["model.onnx"]
-        sessions["onnx_int8"] = session(qpath)
-        report["parity"]["onnx_int8"] = parity(run, model, sessions["onnx_int8"], waveform)
     try:
-        scores = metrics_on_test_split(run, model, sessions, waveform)
+        scores = metrics_on_test_split(run, model, sessions, waveform, agreement_with="onnx")
         scores["recorded"] = {t: info["test"].get(t, {}).get(m)
                               for t, m in scores["primary"].items()}
         report["metrics"] = scores
@@ -124,12 +139,92 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     except HmtlError as e:     # e.g. --waveform and the test clips' audio is gone
         report["metrics"] = report["accuracy"] = None
         report["accuracy_note"] = str(e)
+    report["targets"] = {name: _target_entry(report, name, out, waveform, quantization.get(name))
+                         for name in names}
     if latency:
+        target_latencies(report, runs)
         report["latency"] = method_latencies(run, out, waveform, seed, runs, exporter,
-                                             int8_model=out / "model.int8.onnx" if int8 else None)
+                                             int8_model=out / "model.int8.onnx"
+                                             if "onnx-int8" in names else None)
         update_results(run, report["latency"]["methods"])
+        record_device(run.dir, report)
     atomic_write_json(out / "export.json", report)
     return report
+
+
+def _quantize(run: Run, name: str, src: Path, dst: Path, waveform: bool, clips: int) -> dict:
+    """Write target `name` (an int8 one) from the float graph `src`; what was done."""
+    from .quantize import quantize_int8, quantize_static_int8
+
+    if name == "onnx-int8-dynamic":
+        return quantize_int8(src, dst)
+    from .calibrate import calibration_inputs
+
+    inputs = calibration_inputs(run, waveform, clips)
+    return quantize_static_int8(src, dst, inputs, waveform,
+                                {"split": "train", "draw": "random, seed 0",
+                                 "input": "waveform" if waveform else "features"})
+
+
+def _target_entry(report: dict, name: str, out: Path, waveform: bool,
+                  quantization: dict | None) -> dict:
+    """export.json's "targets"[name]: the device figures of one file (figures.graph_figures),
+    its test metrics and agreement with the float graph."""
+    from .deps import need
+    from .figures import graph_figures
+    from .quantize import frontend_nodes, frontend_words
+
+    target = TARGETS[name]
+    path = out / target.file
+    front = frontend_nodes(need("onnx").load(str(path)))
+    entry = {"file": target.file, "precision": target.precision,
+             "frontend": frontend_words(len(front), waveform),
+             **graph_figures(path, report["trained_length"], front)}
+    scores = report.get("metrics") or {}
+    entry["metrics"] = scores.get(target.session)
+    if name != "onnx":
+        entry["agreement"] = (scores.get("agreement") or {}).get(target.session)
+        entry["quantization"] = quantization
+    return entry
+
+
+def target_latencies(report: dict, runs: int = 100) -> None:
+    """Add latency_ms and p90_ms (batch 1, 1 thread: latency.measure_latency) to every target
+    of an export report, in place."""
+    from .latency import measure_latency
+
+    out = Path(report["out"])
+    for entry in report["targets"].values():
+        lat = measure_latency(out / entry["file"], runs=runs)
+        entry["latency_ms"], entry["p90_ms"] = lat["median_ms"], lat["p90_ms"]
+        entry["latency_runs"] = runs
+
+
+DEVICE_SETTINGS = {
+    "runtime": "onnxruntime CPU", "batch": 1, "intra_op_threads": 1,
+    "statistic": "median after 10 warm-up runs",
+    "flash": "file bytes (graph, weights, metadata)",
+    "ram": "estimated peak of live activation tensors incl. the input (hmtl.export.figures)",
+    "macs": "Conv, Gemm and MatMul multiply-accumulates for one clip"}
+
+
+def record_device(run_dir: str | Path, report: dict) -> None:
+    """results.json["device"]["methods"][method]: this export's targets (figures, latency,
+    test metrics), read again just before writing so that nothing written meanwhile is lost.
+    The report's device table and benchmarks/device_table.py read it."""
+    path = Path(run_dir) / "results.json"
+    results = read_json(path)
+    device = results.setdefault("device", {})
+    device["settings"] = DEVICE_SETTINGS
+    scores = report.get("metrics") or {}
+    device.setdefault("methods", {})[report["method"]] = {
+        "seed": report["seed"], "input": report["input"],
+        "length": report["trained_length"], "test_clips": scores.get("clips"),
+        "primary": scores.get("primary"), "torch": scores.get("torch"),
+        "targets": {name: {k: v for k, v in entry.items() if k != "quantization"}
+                    for name, entry in report["targets"].items()},
+        "export": report["out"]}
+    atomic_write_json(path, results)
 
 
 def method_latencies(run: Run, out: Path, waveform: bool, seed: int | None, runs: int,

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..utils.io import atomic_write_text
 from .budgets import budgets_section
 from .comparison import cost_section, methods_section, notes_section, tradeoff_section
+from .device import device_section
 from .diagnostics import curves_section, per_class_section
 from .load import RunInfo, load_run
 from .sections import data_section, stage1_section, summary, tree_section
@@ -17,7 +18,7 @@ from .stage2 import synergy_section
 
 NAV = [("data", "Data"), ("stage1", "Stage 1"), ("synergy", "Synergy"), ("tree", "Tree"),
        ("methods", "Methods"), ("diagnostics", "Per class"), ("curves", "Curves"),
-       ("tradeoff", "Trade-off"), ("budgets", "Budgets"),
+       ("tradeoff", "Trade-off"), ("budgets", "Budgets"), ("device", "Device"),
        ("cost", "Search cost"), ("notes", "Notes")]
 
 
@@ -39,7 +40,8 @@ def render(info: RunInfo) -> str:
     body = [summary(info), data_section(info), stage1_section(info), synergy_section(info),
             tree_section(info), methods_section(info), per_class_section(info),
             curves_section(info), tradeoff_section(info),
-            budgets_section(info), cost_section(info), notes_section(info)]
+            budgets_section(info), device_section(info), cost_section(info),
+            notes_section(info)]
     present = {a for a, _ in NAV if f'<section id="{a}">' in "".join(body)}
     nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in NAV if a in present)
     now = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
