@@ -34,7 +34,21 @@ def test_measured_costs_match_the_builtin_formulas():
     for name in ("tc_cnn", "ds_cnn"):
         b = get_backbone(ModelConfig(backbone=name, widths=[8, 12, 16, 16]), 24, 51)
         for d in range(1, 5):
-            assert measured_costs(b.block(d), b.shapes[d - 1]) == (b.block_params(d), b.block_macs(d))
+            assert measured_costs(lambda: b.block(d), b.shapes[d - 1]) == \
+                (b.block_params(d), b.block_macs(d))
+
+
+def test_measuring_a_backbone_leaves_the_random_stream_alone():
+    """Costs are checked (and user backbones traced) the first time a process meets a config:
+    that must not shift the initial weights of the model it trains next, or results would
+    depend on which executor ran which job first."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    get_backbone(ModelConfig(widths=[7, 9, 11, 13]), 24, 51)          # a shape never checked
+    get_backbone(ModelConfig(backbone="dilated_tc", imports=[str(EXAMPLE)], widths=[5, 5, 6, 6]),
+                 24, 51)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_wrong_formula_is_refused():

@@ -183,13 +183,13 @@ class Backbone:
     def _measured(self, d: int) -> tuple[int, int]:
         key = (type(self), repr(self.cfg), tuple(self.shapes), d)
         if key not in _MEASURED:
-            _MEASURED[key] = measured_costs(self.block(d), self.shapes[d - 1])
+            _MEASURED[key] = measured_costs(lambda: self.block(d), self.shapes[d - 1])
         return _MEASURED[key]
 
     def trace_shapes(self, in_channels: int, frames: int) -> None:
         """Fill `shapes` by running one dummy clip through `prepare` and the blocks: for a
         backbone that does not want to write its shape arithmetic by hand."""
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):     # see measured_costs
             h = self.prepare(torch.zeros(1, in_channels, frames))
             self.shapes = [tuple(h.shape[1:])]
             for d in range(1, self.depth + 1):
@@ -329,10 +329,20 @@ FOLDED = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.Group
 _MEASURED: dict = {}
 
 
-def measured_costs(block: nn.Module, shape: tuple[int, ...]) -> tuple[int, int]:
-    """(trainable params, MACs for one clip of `shape`) of a built block: params counted, MACs
-    summed over its convolutions and linear layers by forward hooks (batch norms fold into the
-    convolution before them; activations and pooling cost none), as the formulas count them."""
+def measured_costs(block_factory: Callable[[], nn.Module],
+                   shape: tuple[int, ...]) -> tuple[int, int]:
+    """(trainable params, MACs for one clip of `shape`) of the block `block_factory()` builds:
+    params counted, MACs summed over its convolutions and linear layers by forward hooks (batch
+    norms fold into the convolution before them; activations and pooling cost none), as the
+    formulas count them. Built under a forked RNG: whether a process has measured a block
+    before must never shift the initial weights of the next model it trains."""
+    with torch.random.fork_rng(devices=[]):
+        return _measured_costs(block_factory, shape)
+
+
+def _measured_costs(block_factory: Callable[[], nn.Module],
+                    shape: tuple[int, ...]) -> tuple[int, int]:
+    block = block_factory()
     params = sum(p.numel() for p in block.parameters() if p.requires_grad)
     for m in block.modules():
         own = any(True for _ in m.parameters(recurse=False))
@@ -368,7 +378,7 @@ def _checked_costs(backbone: Backbone) -> None:
                         f" call self.trace_shapes(in_channels, frames))")
     own = [m for m in ("block_params", "block_macs") if getattr(cls, m) is not getattr(Backbone, m)]
     for d in range(1, backbone.depth + 1) if own else ():
-        params, macs = measured_costs(backbone.block(d), backbone.shapes[d - 1])
+        params, macs = measured_costs(lambda: backbone.block(d), backbone.shapes[d - 1])
         given = {"block_params": backbone.block_params(d), "block_macs": backbone.block_macs(d)}
         measured = {"block_params": params, "block_macs": macs}
         for m in own:
