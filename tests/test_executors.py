@@ -170,3 +170,40 @@ def test_packed_training_matches_unpacked_for_every_task_type(corpus, tmp_path):
         assert rec_p.best_epoch == rec_u.best_epoch
         diff = max((state_p[k].float() - state_u[k].float()).abs().max().item() for k in state_u)
         assert diff < 1e-2
+
+
+ORPHAN_PARENT = """
+import multiprocessing as mp, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from hmtl.executors.local import _init_worker
+
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                               initargs=(ctx.Value("i", 0), 0))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)              # a "training" that outlives its parent
+    time.sleep(120)
+"""
+
+
+def test_a_worker_exits_when_its_run_is_killed(tmp_path):
+    """kill -9 on `hmtl run` must not leave local:N workers training for nobody."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHAN_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail(f"worker {worker} still alive 20 s after its parent was killed")

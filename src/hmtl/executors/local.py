@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from .base import Executor, cpu_share, execute, register_executor
 
 
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """A worker whose run was killed (Ctrl-C, kill, even kill -9) must not go on training for
+    nobody, holding the cores the resumed run needs: it exits once its parent is gone."""
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _init_worker(counter, gpus: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="exit-with-parent").start()
     with counter.get_lock():
         index = counter.value
         counter.value += 1
