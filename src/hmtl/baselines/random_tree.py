@@ -174,10 +174,13 @@ def random_trees(ctx: Context, state: SearchState) -> MethodResult | None:
         return None
     independent = independent_method(state.stage1.records, ctx.tasks,
                                       TreeSpec.independent(ctx.tasks, ctx.depth).to_json())
-    records, per_tree, seed_drops = [], [], []
-    for i, spec in enumerate(trees):
-        recs = ctx.run(ctx.jobs(spec, f"random_tree {i}"), desc=f"random tree {i + 1}/{len(trees)}")
-        records += recs
+    # every tree × seed in one call: an executor with N workers keeps them all busy (one call
+    # per tree left all but one worker idle with a single seed)
+    jobs = [ctx.jobs(spec, f"random_tree {i}") for i, spec in enumerate(trees)]
+    records = ctx.run([j for js in jobs for j in js], desc=f"random trees ({len(trees)})")
+    per_tree, seed_drops, start = [], [], 0
+    for spec, js in zip(trees, jobs):
+        recs, start = records[start:start + len(js)], start + len(js)
         entry = tree_method(recs, ctx.tasks)
         cmp = compare(entry, independent, ctx.tasks)
         seed_drops.append(seed_mean_drops(entry, independent, ctx.tasks))
