@@ -257,13 +257,15 @@ def _initializers(proto) -> dict:
     return {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
 
 
-def test_static_int8_is_qdq_with_per_channel_8bit_weights(exported):
+def test_static_int8_is_qdq_with_per_channel_8bit_weights(exported, run_dir):
+    import numpy as np
     import onnx
 
     out, report = exported
     q = report["quantization"]
     assert q["kind"] == "static" and q["format"] == "QDQ"
-    assert 1 <= q["calibration"]["clips"] <= 128 and q["calibration"]["split"] == "train"
+    train = int((np.load(run_dir / "data" / "split.npy") == 0).sum())
+    assert q["calibration"]["clips"] == min(128, train) and q["calibration"]["split"] == "train"
     assert q["frontend"] == "out of the graph (input: features)"
     proto = onnx.load(str(out / "model.int8.onnx"))
     ops = [n.op_type for n in proto.graph.node]
