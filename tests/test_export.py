@@ -359,9 +359,10 @@ def test_target_names(run_dir, capsys):
     assert parse_targets(["onnx-int8-dynamic,onnx-int8"]) == ["onnx", "onnx-int8",
                                                                "onnx-int8-dynamic"]
     assert parse_targets(["onnx"], int8=True) == ["onnx", "onnx-int8"]
+    assert parse_targets(["mcu,onnx-int8"]) == ["onnx", "onnx-int8", "mcu"]
     with pytest.raises(HmtlError, match="--target: one of onnx, onnx-int8, onnx-int8-dynamic, "
-                                        "got 'mcu'"):
-        parse_targets(["onnx,mcu"])
+                                        "mcu, got 'tflite'"):
+        parse_targets(["onnx,tflite"])
     assert hmtl(["export", str(run_dir), "--target", "tflite"]) == 2      # before any work
     assert "--target: one of" in capsys.readouterr().err
     assert hmtl(["export", str(run_dir), "--int8", "--calibration-clips", "0"]) == 2

@@ -1,4 +1,4 @@
-"""`hmtl export RUN_DIR [--target onnx|onnx-int8|onnx-int8-dynamic ...] [--int8] [--waveform]
+"""`hmtl export RUN_DIR [--target onnx|onnx-int8|onnx-int8-dynamic|mcu ...] [--int8] [--waveform]
 [--method M] [--seed N] [--latency] [--out DIR]`
 
 Writes the ONNX graph and, next to it, the saved model (OUT/model/): one export, both
@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "compared in units of its target's std) and reports each task's primary test metric "
         "for torch and each ONNX file: accuracy, MAE (label's unit) or EER (on the run's stored "
         "test trials). Writes OUT/model.onnx, OUT/model.int8.onnx (static int8: --int8 or --target onnx-int8), "
-        "OUT/model.int8-dynamic.onnx (--target onnx-int8-dynamic), OUT/export.json and "
+        "OUT/model.int8-dynamic.onnx (--target onnx-int8-dynamic), OUT/model.tflite (--target "
+        "mcu, full-integer int8 for TensorFlow Lite Micro), OUT/export.json and "
         "OUT/model/, the saved model: model.safetensors and model.json (tree, configs, tasks "
         "and class names), the front end inside, loaded with hmtl.load(OUT/model) or run by "
         "`hmtl predict OUT/model` without the run folder (written first, checked to load back "
@@ -42,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "model.onnx is always written): onnx; onnx-int8, model.int8.onnx, static "
                         "int8 (QDQ, per-channel weights, activations calibrated on "
                         "--calibration-clips training clips, front end kept float); "
-                        "onnx-int8-dynamic, model.int8-dynamic.onnx, int8 weights only. Each "
+                        "onnx-int8-dynamic, model.int8-dynamic.onnx, int8 weights only; mcu, "
+                        "model.tflite, full-integer int8 for microcontrollers, run in TensorFlow "
+                        "Lite Micro (features in; pip install 'hmtl[mcu]'). Each "
                         "target's file bytes, MACs, estimated peak activation memory and test "
                         "metrics go to export.json (latency with --latency)")
     p.add_argument("--int8", action="store_true",

@@ -9,6 +9,7 @@ from types import ModuleType
 from ..errors import HmtlError
 
 HINT = "pip install 'hmtl[export]' (onnx, onnxruntime, onnxscript)"
+HINTS = {"tflite_micro": "pip install 'hmtl[mcu]' (tflite-micro, for --target mcu)"}
 
 
 def need(module: str) -> ModuleType:
@@ -17,4 +18,4 @@ def need(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as e:
         raise HmtlError(f"this needs {module.split('.')[0]}, which is not installed "
-                        f"({e.name or e}); {HINT}") from None
+                        f"({e.name or e}); {HINTS.get(module.split('.')[0], HINT)}") from None

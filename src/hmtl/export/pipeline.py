@@ -121,11 +121,16 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, method: str =
     for name in names[1:]:
         target = TARGETS[name]
         qpath = out / target.file
-        quantization[name] = _quantize(run, name, path, qpath, waveform, calibration_clips)
-        report["files"][target.file] = onnx_bytes(qpath)
-        sessions[target.session] = session(qpath)
+        if name == "mcu":
+            quantization[name], sessions[target.session] = _mcu(run, model, qpath, waveform,
+                                                                calibration_clips)
+            report["files"][target.file] = qpath.stat().st_size
+        else:
+            quantization[name] = _quantize(run, name, path, qpath, waveform, calibration_clips)
+            report["files"][target.file] = onnx_bytes(qpath)
+            sessions[target.session] = session(qpath)
         report["parity"][target.session] = parity(run, model, sessions[target.session],
-                                                  waveform)
+                                                  waveform, other_length=name != "mcu")
     if "onnx-int8" in quantization:        # the keys --int8 always wrote: model.int8.onnx
         report["quantization"] = quantization["onnx-int8"]
         sizes = report["files"]
@@ -166,26 +171,71 @@ def _quantize(run: Run, name: str, src: Path, dst: Path, waveform: bool, clips: 
                                  "input": "waveform" if waveform else "features"})
 
 
+def _mcu(run: Run, model, path: Path, waveform: bool, clips: int):
+    """Write the mcu target (tflm.py) calibrated on training clips; (what was done, a session
+    running it in TensorFlow Lite Micro)."""
+    from .calibrate import calibration_inputs
+    from .tflm import TflmSession, convert, mcu_summary
+
+    if waveform:
+        raise HmtlError("--target mcu takes features: on a microcontroller the front end runs "
+                        "in the device's DSP code; export without --waveform")
+    kinds = {t: run.heads[t]["type"] for t in model.tasks}
+    other = [t for t, k in kinds.items() if k != "classification"]
+    if other:
+        raise HmtlError(f"--target mcu: only classification tasks convert so far; "
+                        f"'{other[0]}' is {kinds[other[0]]}")
+    inputs = calibration_inputs(run, False, clips)
+    mcu = convert(model, inputs)
+    path.write_bytes(mcu.flatbuffer)
+    names: dict = {"logits": {}, "probs": {}}
+    for kind, t, name in graph_outputs(model.tasks, run.heads):
+        names.setdefault(kind, {})[t] = name
+    summary = mcu_summary(mcu)
+    summary["calibration"] = {"clips": int(len(inputs)), "split": "train", "draw": "random, seed 0",
+                              "input": "features"}
+    return summary, TflmSession(mcu, names)
+
+
 def _target_entry(report: dict, name: str, out: Path, waveform: bool,
                   quantization: dict | None) -> dict:
-    """export.json's "targets"[name]: the device figures of one file (figures.graph_figures),
-    its test metrics and agreement with the float graph."""
+    """export.json's "targets"[name]: the device figures of one file (figures.graph_figures;
+    for the mcu target, tflm.py's, with TFLM's measured arena as RAM), its test metrics and
+    agreement with the float graph."""
     from .deps import need
     from .figures import graph_figures
     from .quantize import frontend_nodes, frontend_words
 
     target = TARGETS[name]
     path = out / target.file
-    front = frontend_nodes(need("onnx").load(str(path)))
-    entry = {"file": target.file, "precision": target.precision,
-             "frontend": frontend_words(len(front), waveform),
-             **graph_figures(path, report["trained_length"], front)}
+    if name == "mcu":
+        entry = {"file": target.file, "precision": target.precision,
+                 "frontend": "out of the graph (features in; normalisation on the host)",
+                 **quantization["figures"]}
+        quantization = {k: v for k, v in quantization.items() if k != "figures"}
+    else:
+        front = frontend_nodes(need("onnx").load(str(path)))
+        entry = {"file": target.file, "precision": target.precision,
+                 "frontend": frontend_words(len(front), waveform),
+                 **graph_figures(path, report["trained_length"], front)}
     scores = report.get("metrics") or {}
     entry["metrics"] = scores.get(target.session)
     if name != "onnx":
         entry["agreement"] = (scores.get("agreement") or {}).get(target.session)
         entry["quantization"] = quantization
     return entry
+
+
+def file_latency(path: Path, runs: int = 100) -> dict:
+    """median_ms and p90_ms of one clip through an exported file: onnxruntime for ONNX, TFLM's
+    interpreter (its reference kernels on this host) for the mcu target's .tflite."""
+    if path.suffix == ".tflite":
+        from .tflm import measure_tflm_latency
+
+        return measure_tflm_latency(path, runs=runs)
+    from .latency import measure_latency
+
+    return measure_latency(path, runs=runs)
 
 
 def target_latencies(report: dict, runs: int = 100) -> None:
@@ -195,7 +245,7 @@ def target_latencies(report: dict, runs: int = 100) -> None:
 
     out = Path(report["out"])
     for entry in report["targets"].values():
-        lat = measure_latency(out / entry["file"], runs=runs)
+        lat = file_latency(out / entry["file"], runs)
         entry["latency_ms"], entry["p90_ms"] = lat["median_ms"], lat["p90_ms"]
         entry["latency_runs"] = runs
 

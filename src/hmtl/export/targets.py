@@ -25,6 +25,10 @@ TARGETS = {t.name: t for t in (
     Target("onnx-int8-dynamic", "model.int8-dynamic.onnx", "onnx_int8_dynamic", "int8 dynamic",
            "int8 weights, activations quantised at run time (no calibration; slower than "
            "float on most CPUs); what --int8 wrote before static int8"),
+    Target("mcu", "model.tflite", "tflm", "int8 full-integer (TFLM)",
+           "full-integer int8 TensorFlow Lite model for microcontrollers, run and checked in "
+           "TensorFlow Lite Micro (pip install 'hmtl[mcu]'); features in, the front end and "
+           "input normalisation on the host"),
 )}
 DEFAULT = ("onnx",)
 

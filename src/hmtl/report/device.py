@@ -76,10 +76,13 @@ def _notes(results: dict, rows: list[DeviceRow]) -> str:
     runs = sorted({str(t["latency_runs"]) for e in methods
                    for t in (e.get("targets") or {}).values() if t.get("latency_runs")})
     statistic = s.get("statistic", "median") + (f" ({'; '.join(runs)} runs)" if runs else "")
+    mcu = ("; for int8 full-integer (TFLM), the tensor arena TFLM needs, measured, and latency "
+           "of TFLM's reference kernels on this host"
+           if any(r.target == "mcu" for r in rows) else "")
     return (f"Latency: {s.get('runtime', 'onnxruntime CPU')}, batch {s.get('batch', 1)}, "
             f"{s.get('intra_op_threads', 1)} thread, {statistic}. "
-            f"Flash: the ONNX file; RAM: estimated peak of live activation tensors, input "
-            f"included; MACs for one clip. Front end: {', '.join(fronts) or 'unknown'}. "
+            f"Flash: the file; RAM: estimated peak of live activation tensors, input "
+            f"included{mcu}; MACs for one clip. Front end: {', '.join(fronts) or 'unknown'}. "
             f"Metrics on the test split ({', '.join(str(c) for c in sorted(clips, key=str))} "
             f"clips); accuracy and EER in %.")
 
