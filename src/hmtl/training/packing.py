@@ -23,10 +23,13 @@ PACKABLE_LEAVES = (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU
 
 
 class PackedConv(nn.Module):
-    """K ordinary convolutions (1-D or 2-D, groups=1) as one batched matrix product over the
-    unfolded input. cuDNN runs a grouped convolution of many groups as many small kernels,
-    which leaves a GPU idle; one batched GEMM does not. The weight keeps the grouped layout
-    (K·C_out, C_in, *kernel), so packing and unpacking are the same as for a grouped conv."""
+    """K ordinary convolutions (1-D or 2-D, groups=1) as one operation. On a GPU, one batched
+    matrix product over the unfolded input: cuDNN runs a grouped convolution of many groups as
+    many small kernels, which leaves the GPU idle; one batched GEMM does not. On a CPU the
+    other way round: oneDNN's grouped convolution, as unfolding costs more than the product
+    (RAVDESS pair models at widths ×0.25, 10 packed: 1.47 s per model against 2.18 unfolded
+    and 2.23 one by one; BENCHMARKS.md). The weight keeps the grouped layout
+    (K·C_out, C_in, *kernel), so packing and unpacking are the same either way."""
 
     def __init__(self, convs: list[nn.Module]):
         super().__init__()
@@ -42,6 +45,8 @@ class PackedConv(nn.Module):
             if m.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu":
+            return self._grouped(x)
         if self.one_d:
             x = x.unsqueeze(2)                                            # (B, K·Ci, 1, T)
         b, _, h, w = x.shape
@@ -54,6 +59,13 @@ class PackedConv(nn.Module):
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1, 1)
         return out.squeeze(2) if self.one_d else out
+
+    def _grouped(self, x: torch.Tensor) -> torch.Tensor:
+        if self.one_d:
+            return F.conv1d(x, self.weight, self.bias, self.stride[1], self.padding[1],
+                            self.dilation[1], groups=self.k)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        groups=self.k)
 
 
 def _pack_leaf(mods: list[nn.Module]) -> nn.Module:
