@@ -116,6 +116,56 @@ def test_packed_training_matches_unpacked(corpus, tmp_path, backbone, jitter):
         assert rec_p.params == rec_u.params and rec_p.packed == 4
 
 
+def test_a_pack_drops_members_that_stopped_and_still_trains_the_rest_as_unpacked(corpus, tmp_path):
+    """Early stopping inside a pack: stopped members leave it (so the pack's cost follows the
+    members still training), and every member's epochs and weights are those of its job
+    trained alone."""
+    from hmtl.training.fit import fit
+    from hmtl.training.packed import PackedTrainee
+
+    cfg = tiny_config(corpus, tasks=TASKS, overrides=["train.epochs=12", "train.patience=1"])
+    data = prepare_dataset(cfg, tmp_path / "data")
+    jobs = [TrainJob(TreeSpec.pair(a, b, 1, 2), seed, cfg.model, cfg.train, ((a, 1.0), (b, 1.0)),
+                     data.key) for a, b in [("vowel", "pitch"), ("pitch", "rhythm")]
+            for seed in (0, 1, 2)]
+    torch.set_num_threads(1)
+    trainee = PackedTrainee(jobs, data)
+    results = fit(trainee, cfg.train)
+    epochs = [r.epochs for r in results]
+    assert len(set(epochs)) > 1, "no member stopped before another: the test shows nothing"
+    assert trainee.pack_sizes[0] == len(jobs) and trainee.pack_sizes[-1] < len(jobs)
+    assert trainee.pack_sizes == sorted(trainee.pack_sizes, reverse=True)
+    for job, (rec_p, state_p) in zip(jobs, train_packed(jobs, data)):
+        rec_u, state_u = train_job(job, data)
+        assert rec_p.epochs == rec_u.epochs and rec_p.best_epoch == rec_u.best_epoch
+        diff = max((state_p[k].float() - state_u[k].float()).abs().max().item() for k in state_u)
+        assert diff < 1e-2
+
+
+def test_optimizer_state_of_a_shrunk_pack_is_each_remaining_members_own():
+    """When the member with the most classes leaves, the packed heads narrow: each remaining
+    member keeps exactly its own rows of optimizer state."""
+    from torch import nn
+
+    from hmtl.training.packed import _member_rows
+    from hmtl.training.packing import PackedConv, PackedHeads
+
+    heads = [nn.Linear(5, n) for n in (4, 6, 3)]
+    old, new = PackedHeads(heads), PackedHeads([heads[0], heads[2]])
+    rows = torch.tensor([0, 2])
+    state = torch.arange(old.weight.numel(), dtype=torch.float32).view(old.weight.shape)
+    kept = _member_rows(state, old.weight, new.weight, 3, rows)
+    assert kept.shape == new.weight.shape == (2, 4, 5)
+    assert torch.equal(kept[0], state[0, :4]) and torch.equal(kept[1], state[2, :4])
+    convs = [nn.Conv1d(2, 3, 5, bias=False) for _ in range(3)]
+    old_c, new_c = PackedConv(convs), PackedConv([convs[1]])
+    state = torch.randn(old_c.weight.shape)
+    assert torch.equal(_member_rows(state, old_c.weight, new_c.weight, 3, torch.tensor([1])),
+                       state[3:6])
+    assert torch.equal(_member_rows(torch.tensor(7.0), old_c.weight, new_c.weight, 3,
+                                    torch.tensor([1])), torch.tensor(7.0))      # the step
+
+
 def test_single_task_models_of_different_class_counts_pack(prepared):
     cfg, data = prepared
     jobs = [TrainJob(TreeSpec.single(t, 2), 0, cfg.model, cfg.train, ((t, 1.0),), data.key)

@@ -41,6 +41,9 @@ class Trainee(Protocol):
     def restore(self, member: int, state: Any) -> None:
         """Put weights from `snapshot` back."""
 
+    # optional: keep(active) after each epoch, the members still training (a pack drops the
+    # others; their losses and scores are not read again, and restore still reaches them)
+
 
 @dataclass
 class FitResult:
@@ -82,6 +85,9 @@ def fit(trainee: Trainee, cfg: TrainConfig, on_epoch: OnEpoch | None = None) -> 
                 active.remove(i)
         if not active:
             break
+        keep = getattr(trainee, "keep", None)
+        if keep is not None and len(active) < k:
+            keep(list(active))
     for i, state in enumerate(best):
         if state is not None:
             trainee.restore(i, state)

@@ -15,6 +15,7 @@ training clips. On a GPU this turns dozens of tiny trainings into one that fills
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass
 
@@ -132,23 +133,61 @@ class PackedTrainee:
             gen.manual_seed(job.seed + 1)
             self.members.append(Member(job, model, taskset, taskset.loss(aux if len(aux) else None),
                                        aux, torch.nonzero(labelled).flatten(), gen, y, v))
-        self.packed = pack_tree([m.model for m in self.members]).to(device)
-        self.cols = torch.tensor([m.taskset.cols for m in self.members], device=device)  # (K, slots)
         self.values = v_all if any(m.v is not None for m in self.members) else None
         self.n_train = len(self.members[0].train_idx)
-        packed_params = [p for p in self.packed.parameters() if p.requires_grad]
-        own = [list(m.aux.parameters()) for m in self.members]
-        graphed = (cfg.cuda_graphs if cuda_graphs is None else cuda_graphs) and device.type == "cuda"
-        self.opt = make_optimizer(packed_params + [p for ps in own for p in ps], cfg,
-                                  capturable=graphed)
-        self.sched = make_schedule(self.opt, cfg, max(1, -(-self.n_train // cfg.batch_size)))
-        self.step = GraphedStep(self._body(packed_params, own), self.opt, device, enabled=graphed)
+        self.graphed = (cfg.cuda_graphs if cuda_graphs is None else cuda_graphs) \
+            and device.type == "cuda"
         self.stale = False                 # the models lag behind the packed weights
-        self.loss_sum = torch.zeros(self.size, device=device)   # per member, over an epoch's steps
+        self.pack_sizes: list[int] = []    # members in the pack, per epoch
+        self._build(list(range(self.size)))
+
+    def _build(self, live: list[int]) -> None:
+        """Pack the members `live` (indices into self.members) from their models' weights, with a
+        fresh optimizer and schedule; `keep` carries the old ones' state over."""
+        self.live = live
+        members = [self.members[i] for i in live]
+        self.packed = pack_tree([m.model for m in members]).to(self.device)
+        self.cols = torch.tensor([m.taskset.cols for m in members], device=self.device)  # (k, slots)
+        self.packed_params = [p for p in self.packed.parameters() if p.requires_grad]
+        own = [list(m.aux.parameters()) for m in members]
+        self.opt = make_optimizer(self.packed_params + [p for ps in own for p in ps], self.cfg,
+                                  capturable=self.graphed)
+        self.sched = make_schedule(self.opt, self.cfg,
+                                   max(1, -(-self.n_train // self.cfg.batch_size)))
+        self.step = GraphedStep(self._body(members, self.packed_params, own), self.opt,
+                                self.device, enabled=self.graphed)
+        self.loss_sum = torch.zeros(len(live), device=self.device)  # per member, over an epoch
+
+    def keep(self, active: list[int]) -> None:
+        """Train only the members still `active` (fit's early stopping): a pack otherwise trains
+        every member until the last one stops, which on a CPU cost more than packing saved.
+        The stopped members leave the pack; the others keep their weights, optimizer state and
+        schedule, so their training is the same (AdamW is elementwise, clipping per member).
+        Not with CUDA graphs, whose captured step holds the pack's shapes."""
+        live = [i for i in self.live if i in set(active)]
+        if self.graphed or not live or len(live) == len(self.live):
+            return
+        self.models()                                   # stopped members keep their weights
+        rows = torch.tensor([self.live.index(i) for i in live], device=self.device)
+        k = len(self.live)
+        old_opt, old_sched, old_params = self.opt, self.sched, self.packed_params
+        self._build(live)
+        for old, new in zip(old_params, self.packed_params):
+            state = old_opt.state.get(old)
+            if state:
+                self.opt.state[new] = {name: _member_rows(v, old, new, k, rows)
+                                       for name, v in state.items()}
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                if p in old_opt.state and p not in self.opt.state:   # a member's own modules
+                    self.opt.state[p] = old_opt.state[p]
+        for new_group, old_group in zip(self.opt.param_groups, old_opt.param_groups):
+            new_group["lr"] = old_group["lr"]
+        self.sched.last_epoch = old_sched.last_epoch
 
     # ------------------------------------------------------------------ one step
-    def _body(self, packed_params, own):
-        members, packed, cfg, device = self.members, self.packed, self.cfg, self.device
+    def _body(self, members: list[Member], packed_params, own):
+        packed, cfg, device = self.packed, self.cfg, self.device
 
         def body(xb: torch.Tensor, yb: torch.Tensor, vb: torch.Tensor | None = None) -> None:
             """One step of all K members: no host sync, so that it can be captured (graphs.py)."""
@@ -166,13 +205,16 @@ class PackedTrainee:
         return body
 
     def train_epoch(self, epoch: int) -> list[float]:
+        """One epoch of the members in the pack; a stopped member's loss is nan (never read)."""
         self.packed.train()
-        for m in self.members:
+        members = [self.members[i] for i in self.live]
+        self.pack_sizes.append(len(members))
+        for m in members:
             m.aux.train()
         data, x, n, bs = self.data, self.x, self.n_train, self.cfg.batch_size
         orders = torch.stack([m.train_idx[torch.randperm(n, generator=m.generator,
                                                          device=self.device)]
-                              for m in self.members])                          # (K, n)
+                              for m in members])                               # (k, n)
         jitter = data.x.shape[-1] != data.frames
         y_all, steps = self.y_all, 0
         self.loss_sum.zero_()
@@ -183,7 +225,7 @@ class PackedTrainee:
             nb = rows.shape[1]
             if jitter:  # each member draws its crops from its own generator, as unpacked
                 xb = torch.cat([crop(x[r], data.frames, m.generator)
-                                for r, m in zip(rows, self.members)], dim=1)
+                                for r, m in zip(rows, members)], dim=1)
             else:       # one gather for all K members: (K, B, C, T) -> (B, K·C, T)
                 xb = x[rows].float().transpose(0, 1).reshape(nb, -1, data.frames)
             index = self.cols[:, None, :].expand(-1, nb, -1)
@@ -195,7 +237,14 @@ class PackedTrainee:
             self.sched.step()
             steps += 1
         self.stale = True
-        return (self.loss_sum / max(1, steps)).tolist()       # one sync per epoch
+        return self._by_member((self.loss_sum / max(1, steps)).tolist(), math.nan)  # one sync
+
+    def _by_member(self, values: list, missing) -> list:
+        """Values of the pack's members -> one per member of the job list."""
+        out = [missing] * self.size
+        for i, v in zip(self.live, values):
+            out[i] = v
+        return out
 
     # ------------------------------------------------------------------ measuring
     @torch.no_grad()
@@ -204,25 +253,29 @@ class PackedTrainee:
         the packed network."""
         index = self.clips[role]
         self.packed.eval()
+        members = [self.members[i] for i in self.live]
         parts: dict[str, list[torch.Tensor]] = {}
         for xb in eval_batches(self.x, index, self.data.frames):
             with autocast(self.cfg, self.device):
-                out = self.packed(xb.repeat(1, self.size, 1))
+                out = self.packed(xb.repeat(1, len(members), 1))
             for slot, o in out.items():
                 parts.setdefault(slot, []).append(o.float().cpu())
         out = {slot: torch.cat(p) for slot, p in parts.items()}
         return [m.taskset.metrics(m.outputs(out, i), m.y, m.v, index, role)
-                for i, m in enumerate(self.members)]
+                for i, m in enumerate(members)]
 
     def validate(self) -> list[float]:
-        return [m.taskset.score(metrics)
-                for m, metrics in zip(self.members, self.evaluate("select"))]
+        """The pack's members' scores; a stopped member's is -inf (never read)."""
+        members = [self.members[i] for i in self.live]
+        return self._by_member([m.taskset.score(metrics) for m, metrics
+                                in zip(members, self.evaluate("select"))], -math.inf)
 
     # ------------------------------------------------------------------ weights
     def models(self) -> list[TreeModel]:
-        """The members' own models, holding the packed weights of now."""
+        """The members' own models, holding the packed weights of now (a stopped member's: those
+        of when it left the pack)."""
         if self.stale:
-            unpack_tree(self.packed, [m.model for m in self.members])
+            unpack_tree(self.packed, [self.members[i].model for i in self.live])
             self.stale = False
         return [m.model for m in self.members]
 
@@ -231,6 +284,19 @@ class PackedTrainee:
 
     def restore(self, member: int, state: dict) -> None:
         self.models()[member].load_state_dict(state)
+
+
+def _member_rows(value: torch.Tensor, old: nn.Parameter, new: nn.Parameter, k: int,
+                 rows: torch.Tensor) -> torch.Tensor:
+    """The optimizer state `value` of packed parameter `old` (k members) for the members at
+    `rows`, shaped as `new`. Every packed tensor is member-major; a head's (k, n, …) keeps the
+    first n classes, n being the most any remaining member has. A scalar (the step) is copied."""
+    if value.shape != old.shape:
+        return value.clone()
+    if old.shape[0] == k and new.shape[0] == len(rows) and old.dim() >= 2 \
+            and old.shape[2:] == new.shape[2:] and old.shape[1] >= new.shape[1]:
+        return value[rows][:, :new.shape[1]].clone()               # PackedHeads
+    return value.view(k, -1)[rows].reshape(new.shape).clone()
 
 
 def train_packed(jobs: list[TrainJob], data: Dataset,

@@ -87,6 +87,8 @@ def _pack_leaf(mods: list[nn.Module]) -> nn.Module:
         with torch.no_grad():
             for name in ("weight", "bias", "running_mean", "running_var"):
                 getattr(packed, name).copy_(torch.cat([getattr(x, name) for x in mods]))
+            if m.num_batches_tracked is not None:   # the same for members packed together
+                packed.num_batches_tracked.copy_(m.num_batches_tracked)
         return packed
     if isinstance(m, InputNorm):
         packed = InputNorm(m.mean.numel() * k)
