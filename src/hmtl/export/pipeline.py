@@ -172,7 +172,7 @@ def _quantize(run: Run, name: str, src: Path, dst: Path, waveform: bool, clips: 
 
 
 def _mcu(run: Run, model, path: Path, waveform: bool, clips: int):
-    """Write the mcu target (tflm.py) calibrated on training clips; (what was done, a session
+    """Write the mcu target (tflm/) calibrated on training clips; (what was done, a session
     running it in TensorFlow Lite Micro)."""
     from .calibrate import calibration_inputs
     from .tflm import TflmSession, convert, mcu_summary
@@ -200,7 +200,7 @@ def _mcu(run: Run, model, path: Path, waveform: bool, clips: int):
 def _target_entry(report: dict, name: str, out: Path, waveform: bool,
                   quantization: dict | None) -> dict:
     """export.json's "targets"[name]: the device figures of one file (figures.graph_figures;
-    for the mcu target, tflm.py's, with TFLM's measured arena as RAM), its test metrics and
+    for the mcu target, tflm/'s, with TFLM's measured arena as RAM), its test metrics and
     agreement with the float graph."""
     from .deps import need
     from .figures import graph_figures
