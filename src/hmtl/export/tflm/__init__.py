@@ -52,14 +52,13 @@ class McuModel:
     mean: np.ndarray              # per band: the host normalises features before quantising
     std: np.ndarray
     two_d: bool
-    frames: int
+    input_shape: tuple[int, int, int, int]   # NHWC, batch 1: the folded graph's
     macs: int                     # multiply-accumulates of one clip (convolutions and heads)
     float_flatbuffer: bytes       # the same graph in float32: the reference for size and speed
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
-        c = len(self.mean)
-        return (1, c, self.frames, 1) if self.two_d else (1, 1, self.frames, c)
+    def frames(self) -> int:
+        return self.input_shape[2]
 
     def features_to_input(self, x: np.ndarray) -> np.ndarray:
         """Features (N, C, frames) -> the int8 NHWC inputs the model takes."""
@@ -89,7 +88,7 @@ def convert(model, calibration: np.ndarray) -> McuModel:
     flat = to_tflite(graph, params, description=f"hmtl tree {model.spec.to_json()}")
     return McuModel(flat, list(model.tasks), params[0],
                     {t: params[i] for t, i in graph.outputs.items()}, mean, std, two_d,
-                    graph.input_shape[2], graph_macs(graph),
+                    graph.input_shape, graph_macs(graph),
                     to_tflite(graph, None, description="hmtl float32 reference"))
 
 
