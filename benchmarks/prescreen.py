@@ -23,8 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench import linked_copy  # noqa: E402
-from record import machine  # noqa: E402
+from record import linked_copy, machine  # noqa: E402
 
 
 def rerun(config: Path, ref: Path, fraction: float, final: bool = True) -> dict:

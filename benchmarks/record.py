@@ -45,3 +45,14 @@ def write_section(path: Path, name: str, text: str) -> None:
     else:
         new = old.rstrip() + "\n\n" + text + "\n"
     path.write_text(new)
+
+
+def linked_copy(src: Path, out: Path) -> None:
+    """A copy of a run folder whose files are hard links (no space, every training reused),
+    without its results or lock; a later run in it rewrites files by rename, never in place."""
+    import os
+    import shutil
+
+    if not out.exists():
+        shutil.copytree(src, out, copy_function=os.link,
+                        ignore=shutil.ignore_patterns("results.*", "report.html", "*.lock"))

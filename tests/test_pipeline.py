@@ -163,6 +163,10 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
         null = b["baselines"]["random_tree"]
         assert null["searched"]["tree"] == b["tree"] and b["tree"] not in [t["tree"] for t in null["trees"]]
         assert set(b["comparisons"]["methods"]) == {"independent", "flat", "random_tree"}
+        # ... with the budget tree itself as the reference, not the tolerance tree: independent
+        # minus it is minus its own mean drop
+        vs = b["comparisons"]["methods"]["independent"]["mean_drop"]["estimate"]
+        assert vs == pytest.approx(-b["method"]["vs_independent"]["mean_drop"], abs=1e-5)
     assert len(r["predictor"]["trees"]) >= 3 and r["predictor"]["spearman"] is not None
     page = (tmp_path / "run" / "report.html").read_text()
     assert '<section id="budgets">' in page and "Spearman" in page

@@ -26,7 +26,7 @@ from ..search.methods import METHODS, SearchState
 from ..search.stability import repeat_search
 from ..search.stage1 import run_stage1
 from ..search.stage2 import run_stage2
-from ..evidence import compare_methods
+from ..evidence import REFERENCE, compare_methods
 from ..search.budget import (DropPredictor, budget_json, budget_tree, predictor_check,
                              train_budget_trees)
 from ..search.compatibility import Rule
@@ -201,8 +201,10 @@ def budgets_with_baselines(ctx: Context, state: SearchState,
     trained = train_budget_trees(ctx, state.predictor, methods.get("independent"))
     for tb in trained:
         at_size = dataclasses.replace(state, tree=tb.tree.spec, final_records=tb.records)
-        here = {"hierarchical": tb.entry}
+        here = {REFERENCE: tb.entry}                  # the budget tree is the reference here
         for name in ctx.cfg.methods:
+            if name == REFERENCE:
+                continue
             if name in methods and not METHODS[name].size_matched:
                 here[name] = methods[name]            # independent, flat: one size for all
             elif METHODS[name].size_matched and name in ctx.cfg.baselines.at_budgets:
