@@ -39,9 +39,7 @@ def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = Non
     feats = run.cfg.features
     tasks = list(tasks or run.tasks)
     heads = run.heads
-    outputs: dict = {"logits": {}, "probs": {}}
-    for kind, t, name in graph_outputs(tasks, heads):
-        outputs.setdefault(kind, {})[t] = name
+    outputs = output_names(tasks, heads)
     return {"input": "waveform" if waveform else "features",
             "length": feats.num_samples if waveform else run.frames,
             "tasks": tasks, "types": {t: heads[t]["type"] for t in tasks},
@@ -55,13 +53,18 @@ def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = Non
             "method": info["method"], "seed": info["seed"], "trainings": info["trainings"]}
 
 
-def _outputs_by_kind(run: Run) -> dict[str, list[str]]:
-    """export.json's "outputs": {kind: [names]}: logits and probs always (as before task
-    types), value and embedding when some task has them."""
-    out: dict[str, list[str]] = {"logits": [], "probs": []}
-    for kind, _, name in graph_outputs(run.tasks, run.heads):
-        out.setdefault(kind, []).append(name)
+def output_names(tasks: list[str], heads: dict) -> dict[str, dict[str, str]]:
+    """The graph's output names by kind and task: logits and probs always, value and embedding
+    when some task has them."""
+    out: dict[str, dict[str, str]] = {"logits": {}, "probs": {}}
+    for kind, t, name in graph_outputs(tasks, heads):
+        out.setdefault(kind, {})[t] = name
     return out
+
+
+def _outputs_by_kind(run: Run) -> dict[str, list[str]]:
+    """export.json's "outputs": {kind: [names]} (output_names without the tasks)."""
+    return {kind: list(names.values()) for kind, names in output_names(run.tasks, run.heads).items()}
 
 
 def _versions() -> dict:
@@ -188,13 +191,10 @@ def _mcu(run: Run, model, path: Path, waveform: bool, clips: int):
     inputs = calibration_inputs(run, False, clips)
     mcu = convert(model, inputs)
     path.write_bytes(mcu.flatbuffer)
-    names: dict = {"logits": {}, "probs": {}}
-    for kind, t, name in graph_outputs(model.tasks, run.heads):
-        names.setdefault(kind, {})[t] = name
     summary = mcu_summary(mcu)
     summary["calibration"] = {"clips": int(len(inputs)), "split": "train", "draw": "random, seed 0",
                               "input": "features"}
-    return summary, TflmSession(mcu, names)
+    return summary, TflmSession(mcu, output_names(model.tasks, run.heads))
 
 
 def _target_entry(report: dict, name: str, out: Path, waveform: bool,
