@@ -78,7 +78,7 @@ def widths_of(config: str, scale: float) -> list[int]:
 
 
 def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int,
-              executor: str | None) -> dict:
+              executor: str | None, methods: list[str] = METHODS) -> dict:
     config, manifest, prepare = CORPORA[name]
     if not (ROOT / manifest).exists():
         for cmd in prepare:
@@ -86,7 +86,7 @@ def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int
     out = f"runs/bench/{name}/w{scale:g}"
     widths = widths_of(config, scale)
     args = [f"model.widths=[{','.join(map(str, widths))}]", f"search.budgets=[{BUDGET}]",
-            f"methods=[{','.join(METHODS)}]", f"baselines.random_draws={draws}",
+            f"methods=[{','.join(methods)}]", f"baselines.random_draws={draws}",
             f"baselines.at_budgets=[{','.join(AT_BUDGET)}]"] + \
         ([f"search.seeds={seeds}"] if seeds else [])
     cmd = ["run", config, *args, "--out", out, "--quiet"] + (["--executor", executor] if executor else [])
@@ -256,6 +256,8 @@ def main(argv=None) -> int:
     ap.add_argument("--executor", default=None, help="passed to hmtl run (default serial)")
     ap.add_argument("--seeds", type=int, default=None, help="override the configs' 3 seeds")
     ap.add_argument("--draws", type=int, default=20, help="random trees per size (default 20)")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="methods to run (default every one); a later run with more resumes")
     ap.add_argument("--short", action="store_true",
                     help=f"the short setting: {SHORT['corpora']} at ×{SHORT['widths']}, "
                          f"{SHORT['seeds']} seeds, {SHORT['draws']} random trees")
@@ -271,8 +273,12 @@ def main(argv=None) -> int:
     if not args.data.is_dir():
         ap.error(f"{args.data}: no corpora folder (pass --data)")
     scales = [float(w) for w in args.widths.split(",")]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "hierarchical" not in methods or not set(methods) <= set(METHODS):
+        ap.error(f"--methods: a subset of {METHODS} with hierarchical, got {methods}")
     for name in names:
-        points = [run_point(name, args.data.resolve(), s, args.seeds, args.draws, args.executor)
+        points = [run_point(name, args.data.resolve(), s, args.seeds, args.draws, args.executor,
+                            methods)
                   for s in scales]
         figure = pareto_figure(name, points, ROOT / "benchmarks" / "figures" / f"{name}.svg")
         text = section(name, points, dt.date.today().isoformat(), machine(),
