@@ -289,13 +289,13 @@ class PackedTrainee:
 def _member_rows(value: torch.Tensor, old: nn.Parameter, new: nn.Parameter, k: int,
                  rows: torch.Tensor) -> torch.Tensor:
     """The optimizer state `value` of packed parameter `old` (k members) for the members at
-    `rows`, shaped as `new`. Every packed tensor is member-major; a head's (k, n, …) keeps the
-    first n classes, n being the most any remaining member has. A scalar (the step) is copied."""
+    `rows`, shaped as `new`. Every packed tensor is member-major (packing.py); a head's
+    (k, n, …), marked `padded_classes`, keeps the first n classes of the new pack's n. A scalar
+    (the step) is copied."""
     if value.shape != old.shape:
         return value.clone()
-    if old.shape[0] == k and new.shape[0] == len(rows) and old.dim() >= 2 \
-            and old.shape[2:] == new.shape[2:] and old.shape[1] >= new.shape[1]:
-        return value[rows][:, :new.shape[1]].clone()               # PackedHeads
+    if getattr(old, "padded_classes", False):
+        return value[rows][:, :new.shape[1]].clone()
     return value.view(k, -1)[rows].reshape(new.shape).clone()
 
 

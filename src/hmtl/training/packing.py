@@ -3,7 +3,9 @@
 Every convolution of the K models becomes one batched matrix product (or, depthwise, one grouped
 convolution with groups × K), every BatchNorm one BatchNorm over K·C channels (statistics stay
 per model), every head one batched matrix product. Model k reads channels [k·C, (k+1)·C), so the
-K models never mix: a summed loss gives each one exactly its own gradient.
+K models never mix: a summed loss gives each one exactly its own gradient. Every packed tensor
+is member-major (model k's values are row k of `.view(K, -1)`); the heads' tensors, (K, n, …)
+with n the most classes of any model, are marked `padded_classes`.
 
 `pack_tree` packs K TreeModels of one spec shape into a TreeModel whose forward is the plain
 TreeModel's: only its modules are packed, and its heads return (B, K, classes) per task slot."""
@@ -139,6 +141,8 @@ class PackedHeads(nn.Module):
             weight[i, :h.out_features] = h.weight.detach()
             bias[i, :h.out_features] = h.bias.detach()
         self.weight, self.bias = nn.Parameter(weight), nn.Parameter(bias)
+        for p in (self.weight, self.bias):
+            p.padded_classes = True          # (K, n, …): rows padded to the most classes
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         z = z.view(z.shape[0], self.k, -1)                                    # (B, K, C)
