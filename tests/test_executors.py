@@ -184,6 +184,47 @@ def test_packed_executor_in_the_pipeline(corpus, tmp_path):
     assert r["run"]["executor"] == "packed"
 
 
+class _Handle:
+    """What Executor.units needs of a RunHandle: the dataset."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def dataset(self, key):
+        return self.data
+
+
+def test_any_executor_packs_with_a_plus_packed_suffix_spread_over_its_workers(prepared):
+    cfg, data = prepared
+    jobs = [TrainJob(TreeSpec.single("vowel", 2), seed, cfg.model, cfg.train, (("vowel", 1.0),),
+                     data.key) for seed in range(10)]
+    pool = make_executor("local:2+packed:8")
+    assert (pool.name, pool.pack, pool.workers) == ("local+packed", 8, 2)
+    assert sorted(len(u) for u in pool.units(jobs, _Handle(data))) == [5, 5]  # not 8 + 2
+    serial = make_executor("serial+packed")
+    assert (serial.name, serial.pack) == ("serial+packed", 64)
+    assert [len(u) for u in serial.units(jobs, _Handle(data))] == [10]
+    assert [len(u) for u in make_executor("local:2").units(jobs, _Handle(data))] == [1] * 10
+    pool.close()
+
+
+@pytest.mark.parametrize("spec", ["local:2+packed:0", "local:2+packedx", "local:2+packed:"])
+def test_bad_packed_suffix(spec):
+    with pytest.raises(HmtlError, match=r"\+packed:K"):
+        make_executor(spec)
+
+
+@pytest.mark.slow
+def test_a_pool_of_packing_workers_runs_the_pipeline(corpus, tmp_path):
+    cfg = tiny_config(corpus, tasks=TASKS)
+    r = run_pipeline(cfg, tmp_path / "p", executor="local:2+packed", verbose=False)
+    assert set(r["methods"]) == {"independent", "flat", "hierarchical"}
+    assert r["run"]["executor"] == "local+packed"
+    packed = [json.loads(p.read_text()).get("packed") or 1
+              for p in (tmp_path / "p" / "runs").glob("*/metrics.json")]
+    assert max(packed) > 1 and len(packed) == r["run"]["trained_now"]
+
+
 def test_device_selection_falls_back_to_cpu():
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():

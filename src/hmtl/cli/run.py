@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop after this stage (results.json holds what exists)")
     p.add_argument("--executor", default="serial",
                    help="how trainings run: serial, local:N, dask-local:N, dask://HOST:PORT, "
-                        "packed[:K] (default serial)")
+                        "packed[:K] (default serial); any of them +packed[:K] trains up to K "
+                        "same-shape models at once as one network, e.g. local:2+packed")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per training (default: all cores, or a fair share of "
                         "them per worker); equal counts give bitwise-equal results")

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 from ..errors import HmtlError
 from ..records import TrainRecord
 from ..training.job import TrainJob
-from ..training.packed import train_packed
+from ..training.packed import packs, train_packed
 from ..utils.progress import bar, say
 from .handle import RunHandle
 
@@ -59,17 +59,24 @@ class Executor:
     records in job order."""
 
     name = "base"
+    workers = 1                    # units that run at once
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
+        self.pack = 1                  # up to this many same-shape jobs train as one network
         self.trained = 0
         self.reused = 0
         self.seconds = 0.0
         self.threads_seen: set[int] = set()    # torch threads of the trainings behind the records
 
     def units(self, jobs: list[TrainJob], run: RunHandle) -> list[list[int]]:
-        """Which of `jobs` train together (indices). Every job alone, unless an executor packs."""
-        return [[j] for j in range(len(jobs))]
+        """Which of `jobs` train together (indices): every job alone, or, when the executor
+        packs, same-shape jobs up to `pack` at a time, spread over the workers (a pool of two
+        gets two packs of 5 rather than one of 10 and an idle worker)."""
+        if self.pack <= 1 or not jobs:
+            return [[j] for j in range(len(jobs))]
+        size = min(self.pack, -(-len(jobs) // max(1, self.workers or 1)))
+        return packs(jobs, run.dataset(jobs[0].data_key), size)
 
     def _submit(self, units: list[Unit], run: RunHandle
                 ) -> Iterable[tuple[int, list[tuple[TrainRecord, bool]]]]:
@@ -137,9 +144,22 @@ def register_executor(name: str, usage: str):
     return deco
 
 
+PACKED = "+packed"
+
+
 def make_executor(spec: str = "serial", threads: int | None = None) -> Executor:
     """An executor from its command-line spec: serial, local:N, dask-local:N, dask://HOST:PORT,
-    packed[:K], or whatever else is registered."""
+    packed[:K], or whatever else is registered; any of them followed by +packed[:K] trains
+    same-shape jobs K at a time as one network (default 64), e.g. local:2+packed."""
+    base, plus, pack = spec.partition(PACKED)
+    if plus:
+        size = pack[1:] if pack.startswith(":") else pack
+        if not (size == "" and pack == "" or size.isdigit() and int(size) >= 1):
+            raise HmtlError(f"executor '{spec}': expected …{PACKED} or …{PACKED}:K with K >= 1")
+        executor = make_executor(base or "serial", threads)
+        executor.pack = int(size) if size else 64
+        executor.name = f"{executor.name}{PACKED}"
+        return executor
     if "://" in spec:                                # an address: dask://HOST:PORT, tcp://…
         kind, arg = "dask", spec
     else:
