@@ -44,7 +44,7 @@ bench-short: $(STAMP)
 # reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).
 bench-speed: $(STAMP) runs/manifests/ravdess.csv
 	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --out runs/bench-speed \
-		--executors serial,local:2,packed,local:2+search.sweep=binary,local:2+search.warm_start=true \
+		--executors serial,local:2,packed,local:2+packed,local:2+search.sweep=binary,local:2+search.warm_start=true \
 		--title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md --section speed-cpu --reuse
 
 clean:

@@ -83,12 +83,15 @@ def reference_executor(threads: int) -> str:
 
 
 def setting_config(cfg, spec: str):
-    """SPEC = EXECUTOR[+key=value...], e.g. `local:2+search.sweep=binary`: (executor, config)."""
+    """SPEC = EXECUTOR[+key=value...], e.g. `local:2+search.sweep=binary`: (executor, config).
+    The executor's own modifier stays with it: `local:2+packed+search.sweep=binary`."""
     import dataclasses
 
     from hmtl.config import apply_override, from_dict, RunConfig
 
-    executor, *extra = spec.split("+")
+    parts = spec.split("+")
+    executor = "+".join([parts[0]] + [p for p in parts[1:] if "=" not in p])
+    extra = [p for p in parts[1:] if "=" in p]
     if extra:
         raw = dataclasses.asdict(cfg)
         for assignment in extra:
