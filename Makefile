@@ -41,7 +41,7 @@ bench-short: $(STAMP)
 	$(PY) benchmarks/bench.py --short --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
-# reference tree; appends its table to BENCHMARKS.md (about 40 minutes on 2 CPU cores).
+# reference tree; rewrites its section of BENCHMARKS.md (about an hour on 2 CPU cores).
 bench-speed: $(STAMP) runs/manifests/ravdess.csv
 	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --out runs/bench-speed \
 		--executors serial,local:2,packed,local:2+packed,local:2+search.sweep=binary,local:2+search.warm_start=true \

@@ -69,7 +69,7 @@ def tree_row(label: str, params: int, macs: int, independent: int, predicted: fl
             f"{vs_independent(comparisons)} |")
 
 
-def section(name: str, r: dict, command: str, wall: float) -> str:
+def section(name: str, r: dict, command: str, wall: float, config: str = "") -> str:
     independent = r["methods"]["independent"]["params"]
     predicted = {t["name"]: t["predicted"] for t in (r.get("predictor") or {}).get("trees", [])}
     h = r["methods"]["hierarchical"]
@@ -92,8 +92,8 @@ def section(name: str, r: dict, command: str, wall: float) -> str:
     trained = r["run"]["trained_now"]
     return marked(f"budgets-{name}", "\n".join([
         f"### {name}", "",
-        f"`{command}`, {dt.date.today().isoformat()}, {machine()}; {len(r['seeds'])} seed(s) per "
-        f"model. {wall / 60:.1f} min wall, {trained} trainings run (the rest reused from the "
+        f"`{command}`{f' (the benchmark run of `{config}`)' if config else ''}, "
+        f"{dt.date.today().isoformat()}, {machine()}; {len(r['seeds'])} seed(s) per model. {wall / 60:.1f} min wall, {trained} trainings run (the rest reused from the "
         "benchmark run).", "",
         "Drops against the independent set (positive = worse). \"tree − independent\": paired by "
         "seed and test clip, 95 % interval.", "",
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     budgets = [float(b) for b in args.budgets.split(",")]
     r, command, wall = rerun(args.run, budgets, args.stability, args.executor)
     name = args.name or args.run.parent.name
-    text = section(name, r, command, wall)
+    text = section(name, r, command, wall, str(args.config))
     print(text)
     if args.write:
         write_section(args.write, f"budgets-{name}", text)

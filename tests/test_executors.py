@@ -208,7 +208,8 @@ def test_any_executor_packs_with_a_plus_packed_suffix_spread_over_its_workers(pr
     pool.close()
 
 
-@pytest.mark.parametrize("spec", ["local:2+packed:0", "local:2+packedx", "local:2+packed:"])
+@pytest.mark.parametrize("spec", ["local:2+packed:0", "local:2+packedx", "local:2+packed:",
+                                  "local:2+packed8"])
 def test_bad_packed_suffix(spec):
     with pytest.raises(HmtlError, match=r"\+packed:K"):
         make_executor(spec)

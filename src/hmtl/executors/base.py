@@ -75,8 +75,12 @@ class Executor:
         gets two packs of 5 rather than one of 10 and an idle worker)."""
         if self.pack <= 1 or not jobs:
             return [[j] for j in range(len(jobs))]
-        size = min(self.pack, -(-len(jobs) // max(1, self.workers or 1)))
+        size = min(self.pack, -(-len(jobs) // max(1, self.parallel())))
         return packs(jobs, run.dataset(jobs[0].data_key), size)
+
+    def parallel(self) -> int:
+        """How many units run at once (a remote cluster answers once connected)."""
+        return self.workers or 1
 
     def _submit(self, units: list[Unit], run: RunHandle
                 ) -> Iterable[tuple[int, list[tuple[TrainRecord, bool]]]]:
@@ -153,8 +157,8 @@ def make_executor(spec: str = "serial", threads: int | None = None) -> Executor:
     same-shape jobs K at a time as one network (default 64), e.g. local:2+packed."""
     base, plus, pack = spec.partition(PACKED)
     if plus:
-        size = pack[1:] if pack.startswith(":") else pack
-        if not (size == "" and pack == "" or size.isdigit() and int(size) >= 1):
+        size = pack[1:]
+        if not (pack == "" or pack[:1] == ":" and size.isdigit() and int(size) >= 1):
             raise HmtlError(f"executor '{spec}': expected …{PACKED} or …{PACKED}:K with K >= 1")
         executor = make_executor(base or "serial", threads)
         executor.pack = int(size) if size else 64

@@ -47,6 +47,13 @@ class _Dask(Executor):
                 self._client = distributed.Client(self._cluster)
         return self._client
 
+    def parallel(self) -> int:
+        if self.workers:
+            return self.workers
+        if self.pack <= 1:                      # only packing asks: stay unconnected
+            return 1
+        return max(1, len(self._ensure_client().scheduler_info().get("workers", {})))
+
     def _submit(self, units, run):
         if not units:
             return

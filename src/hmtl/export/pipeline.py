@@ -39,7 +39,7 @@ def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = Non
     feats = run.cfg.features
     tasks = list(tasks or run.tasks)
     heads = run.heads
-    outputs = output_names(tasks, heads)
+    outputs = outputs_by_task(tasks, heads)
     return {"input": "waveform" if waveform else "features",
             "length": feats.num_samples if waveform else run.frames,
             "tasks": tasks, "types": {t: heads[t]["type"] for t in tasks},
@@ -53,7 +53,7 @@ def metadata(run: Run, info: dict, waveform: bool, tasks: list[str] | None = Non
             "method": info["method"], "seed": info["seed"], "trainings": info["trainings"]}
 
 
-def output_names(tasks: list[str], heads: dict) -> dict[str, dict[str, str]]:
+def outputs_by_task(tasks: list[str], heads: dict) -> dict[str, dict[str, str]]:
     """The graph's output names by kind and task: logits and probs always, value and embedding
     when some task has them."""
     out: dict[str, dict[str, str]] = {"logits": {}, "probs": {}}
@@ -64,7 +64,7 @@ def output_names(tasks: list[str], heads: dict) -> dict[str, dict[str, str]]:
 
 def _outputs_by_kind(run: Run) -> dict[str, list[str]]:
     """export.json's "outputs": {kind: [names]} (output_names without the tasks)."""
-    return {kind: list(names.values()) for kind, names in output_names(run.tasks, run.heads).items()}
+    return {kind: list(names.values()) for kind, names in outputs_by_task(run.tasks, run.heads).items()}
 
 
 def _versions() -> dict:
@@ -194,7 +194,7 @@ def _mcu(run: Run, model, path: Path, waveform: bool, clips: int):
     summary = mcu_summary(mcu)
     summary["calibration"] = {"clips": int(len(inputs)), "split": "train", "draw": "random, seed 0",
                               "input": "features"}
-    return summary, TflmSession(mcu, output_names(model.tasks, run.heads))
+    return summary, TflmSession(mcu, outputs_by_task(model.tasks, run.heads))
 
 
 def _target_entry(report: dict, name: str, out: Path, waveform: bool,

@@ -1,7 +1,7 @@
 """K same-structured models as one network, side by side on channels.
 
-Every convolution of the K models becomes one batched matrix product (or, depthwise, one grouped
-convolution with groups × K), every BatchNorm one BatchNorm over K·C channels (statistics stay
+Every convolution of the K models becomes one operation (a batched matrix product on GPU, a
+grouped convolution on CPU; depthwise, one grouped convolution with groups × K), every BatchNorm one BatchNorm over K·C channels (statistics stay
 per model), every head one batched matrix product. Model k reads channels [k·C, (k+1)·C), so the
 K models never mix: a summed loss gives each one exactly its own gradient. Every packed tensor
 is member-major (model k's values are row k of `.view(K, -1)`); the heads' tensors, (K, n, …)
