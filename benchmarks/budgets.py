@@ -89,6 +89,10 @@ def section(name: str, r: dict, command: str, wall: float, config: str = "") -> 
                 f"{100 * s['same_tree']:.0f} %; pairs whose K changed, with the share of repeats "
                 f"that agreed: {', '.join(shaky) or 'none'}")
     rho = (r.get("predictor") or {}).get("spearman")
+    same = "".join(f"; among the {g['trees']} trees of {g['params']:,} params (random trees and "
+                   f"the tree of that size): " + ("—" if g["spearman"] is None else
+                                                  f"{g['spearman']:+.2f}")
+                   for g in (r.get("predictor") or {}).get("same_size") or [])
     trained = r["run"]["trained_now"]
     return marked(f"budgets-{name}", "\n".join([
         f"### {name}", "",
@@ -102,7 +106,7 @@ def section(name: str, r: dict, command: str, wall: float, config: str = "") -> 
         "|---|---|---|---|---|---|---|---|---|", *rows, "",
         f"- Stability: {stab}.",
         f"- Predictor: Spearman rank correlation {rho:+.2f} between predicted and measured mean "
-        f"drop over the {len((r.get('predictor') or {}).get('trees', []))} trees trained."
+        f"drop over the {len((r.get('predictor') or {}).get('trees', []))} trees trained{same}."
         if rho is not None else "- Predictor: too few trees to rank."]))
 
 

@@ -187,6 +187,24 @@ def test_budget_trees_are_the_lowest_predicted_drop_within_each_budget():
     assert trees[-1].spec == TreeSpec.flat(TASKS, 3)                 # only flat fits
 
 
+def test_predictor_check_ranks_trees_of_one_size_apart_from_the_size_effect():
+    from hmtl.search.budget import predictor_check
+
+    a, b, c, d = TASKS
+    shapes = [((a, b), (c, d)), ((a, c), (b, d)), ((a, d), (b, c)), ((a, b, c), (d,))]
+    same = [TreeSpec(tuple(TASKS), (shape, shape)) for shape in shapes]       # one size: 100
+    flat = TreeSpec.flat(TASKS, 2)
+    predicted = {t.partitions: p for t, p in zip(same + [flat], [0.01, 0.02, 0.03, 0.04, 0.09])}
+    scorer = SimpleNamespace(score=lambda spec: predicted[spec.partitions])
+    measured = [0.04, 0.03, 0.02, 0.01]                    # exactly the reverse order
+    trees = [(f"t{i}", t, m, 100) for i, (t, m) in enumerate(zip(same, measured))]
+    trees += [("again", same[0], 0.5, 100), ("flat", flat, 0.2, 50)]        # a repeat is skipped
+    out = predictor_check(trees, scorer)
+    assert len(out["trees"]) == 5
+    assert out["same_size"] == [{"params": 100, "trees": 4, "spearman": -1.0}]
+    assert out["spearman"] is not None and out["spearman"] > -1.0   # flat's size effect helps
+
+
 def test_predictor_interpolates_and_a_pair_never_measured_is_avoided():
     from hmtl.search.budget import UNKNOWN, DropPredictor, best_trees
 

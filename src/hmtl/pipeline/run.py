@@ -225,17 +225,26 @@ def budgets_with_baselines(ctx: Context, state: SearchState,
 
 
 def check_predictor(ctx: Context, state: SearchState, methods: dict, budgets: list[dict]) -> dict:
-    """The predictor against every trained tree-shaped model of this run's widths."""
+    """The predictor against every trained tree-shaped model of this run's widths: the methods'
+    trees, the budget trees, and each random tree (of the τ-tree's size and of each budget's),
+    which are many trees of one size, the case the budgets choose among."""
     trees = []
     for name, entry in methods.items():
         if entry.tree is not None and entry.vs_independent is None and "independent" in methods:
             entry.vs_independent = compare(entry, methods["independent"], ctx.tasks)
         if entry.tree is not None and entry.nonzero_params == entry.params:
             trees.append((name, TreeSpec.from_json(ctx.tasks, entry.tree),
-                          entry.vs_independent["mean_drop"]))
+                          entry.vs_independent["mean_drop"], entry.params))
     for b in budgets:
         trees.append((f"budget {b['budget']}", TreeSpec.from_json(ctx.tasks, b["tree"]),
-                      b["method"]["vs_independent"]["mean_drop"]))
+                      b["method"]["vs_independent"]["mean_drop"], b["params"]))
+    nulls = [("", methods["random_tree"].details)] if "random_tree" in methods else []
+    nulls += [(f" at budget {b['budget']}", b["baselines"]["random_tree"]) for b in budgets
+              if "random_tree" in (b.get("baselines") or {})]
+    for where, details in nulls:
+        for i, t in enumerate(details.get("trees") or []):
+            trees.append((f"random tree {i}{where}", TreeSpec.from_json(ctx.tasks, t["tree"]),
+                          t["mean_drop"], t["params"]))
     return predictor_check(trees, state.predictor)
 
 

@@ -100,7 +100,11 @@ def budgets_section(info: RunInfo) -> str:
         parts.append(f"<p>The predicted drop against the measured one, over the "
                      f"{len(predictor['trees'])} distinct trees trained in this run: Spearman's "
                      f"rank correlation {'—' if rho is None else f'{rho:+.2f}'}"
-                     f"{' (fewer than 3 trees: not computed)' if rho is None else ''}.</p>")
+                     f"{' (fewer than 3 trees: not computed)' if rho is None else ''}"
+                     + "".join(f"; among the {g['trees']} trees of {g['params']:,} params: "
+                               + ("—" if g["spearman"] is None else f"{g['spearman']:+.2f}")
+                               for g in predictor.get("same_size") or [])
+                     + ".</p>")
     if stability:
         n = stability["repeats"]
         shaky = [p for p, a in stability["pair_agreement"].items() if a < 1]

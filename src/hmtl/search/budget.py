@@ -196,19 +196,29 @@ def budget_json(tb: TrainedBudget, predictor: DropPredictor) -> dict:
             "search": bt.how, "method": tb.entry.to_json()}
 
 
-def predictor_check(trees: list[tuple[str, TreeSpec, float]], predictor: DropPredictor) -> dict:
+def predictor_check(trees: list[tuple[str, TreeSpec, float, int]], predictor: DropPredictor) -> dict:
     """How well the predicted drop ranks the trees that were trained: (name, tree, measured mean
-    drop) each, and Spearman's rank correlation of predicted with measured (None below 3
-    distinct trees)."""
+    drop, params) each; Spearman's rank correlation of predicted with measured over them all
+    (None below 3 distinct trees), and within each size that has at least 3 trees ("same_size":
+    a budget picks among trees of one size, where the size itself explains nothing)."""
     seen, rows = set(), []
-    for name, spec, measured in trees:
+    for name, spec, measured, params in trees:
         if spec.partitions in seen:
             continue
         seen.add(spec.partitions)
-        rows.append({"name": name, "tree": spec.to_json(), "predicted": round(predictor.score(spec), 6),
-                     "measured": round(measured, 6)})
-    rho = None
-    if len(rows) >= 3:
-        rho = spearman(np.array([r["predicted"] for r in rows]),
-                       np.array([r["measured"] for r in rows]))
-    return {"trees": rows, "spearman": None if rho is None else round(float(rho), 4)}
+        rows.append({"name": name, "tree": spec.to_json(), "params": int(params),
+                     "predicted": round(predictor.score(spec), 6), "measured": round(measured, 6)})
+
+    def rho(group: list[dict]) -> float | None:
+        if len(group) < 3:
+            return None
+        r = spearman(np.array([g["predicted"] for g in group]),
+                     np.array([g["measured"] for g in group]))
+        return None if r is None or not np.isfinite(r) else round(float(r), 4)
+
+    sizes: dict[int, list[dict]] = {}
+    for r in rows:
+        sizes.setdefault(r["params"], []).append(r)
+    same = [{"params": p, "trees": len(g), "spearman": rho(g)} for p, g in sorted(sizes.items())
+            if len(g) >= 3]
+    return {"trees": rows, "spearman": rho(rows), "same_size": same}
