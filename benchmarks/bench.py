@@ -164,17 +164,32 @@ def budget_line(results: dict, label: str) -> tuple[str, bool]:
             f"{'MET' if met else 'not met'}"), met
 
 
+def predictor_line(results: dict, label: str) -> str:
+    """How well stage 2's predicted drop ranked the trees trained: over all of them, and among
+    the trees of one size (the random trees with the searched or the budget tree), where a
+    budget makes its choice."""
+    p = results.get("predictor") or {}
+    if p.get("spearman") is None:
+        return f"- {label}: too few trees to rank"
+    same = "".join(f"; among the {g['trees']} trees of {g['params']:,} params "
+                   + ("—" if g["spearman"] is None else f"{g['spearman']:+.2f}")
+                   for g in p.get("same_size") or [])
+    return (f"- {label}: Spearman {p['spearman']:+.2f} over the {len(p['trees'])} distinct trees "
+            f"trained{same}")
+
+
 def section(name: str, points: list[dict], when: str, where: str, figure: str | None) -> str:
     head = ["| width | method | params (non-zero) | MACs | reduction | mean drop (pts) | "
             "method − hierarchical (pts, 95 % CI) | p (Holm) | verdict |",
             "|---|---|---|---|---|---|---|---|---|"]
-    rows, nulls, budgets, cmds = [], [], [], []
+    rows, nulls, budgets, cmds, ranks = [], [], [], [], []
     for p in points:
         label = f"×{p['scale']:g} {p['widths']}"
         rows += method_rows(p["results"], label)
         nulls.append(null_line(p["results"], label))
         line, _ = budget_line(p["results"], label)
         budgets.append(line)
+        ranks.append(predictor_line(p["results"], label))
         cmds.append(f"- `{p['command']}`: {p['wall'] / 60:.1f} min wall this invocation; "
                     f"{p['trainings']} trainings, {p['train_seconds'] / 60:.0f} min of training")
     seeds = len(points[0]["results"]["seeds"])
@@ -186,7 +201,8 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
             "", *head, *rows, "", "The searched tree among random trees of its size:", "",
             *nulls, "", f"At {100 * (1 - BUDGET):.0f} % fewer params than the independent set "
             "(search.budgets, the tree of lowest predicted drop; its random trees retrained at "
-            "its size):", "", *budgets]
+            "its size):", "", *budgets, "", "Stage 2's predicted drop against the measured "
+            "one (rank correlation):", "", *ranks]
     if figure:
         text += ["", f"![{name}: mean drop against params]({figure})"]
     return marked(f"capacity-{name}", "\n".join(text))

@@ -30,14 +30,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from record import linked_copy, machine, marked, write_section  # noqa: E402
 
 
-def rerun(run: Path, budgets: list[float], stability: int, executor: str | None) -> tuple[dict, str, float]:
+def rerun(run: Path, budgets: list[float], stability: int, executor: str | None,
+          overrides: list[str] = (), suffix: str = "budgets") -> tuple[dict, str, float]:
     """The copy's results, the command that made them and its wall seconds."""
-    out = run.parent / f"{run.name}-budgets"
+    out = run.parent / f"{run.name}-{suffix}"
     linked_copy(run, out)
     exe = Path(sys.executable).parent / "hmtl"
     cmd = ["run", str(run / "config.yaml"), "methods=[independent,hierarchical]",
            f"search.budgets=[{','.join(f'{b:g}' for b in budgets)}]",
-           f"search.stability={stability}", "--out", str(out), "--quiet"] + \
+           f"search.stability={stability}", *overrides, "--out", str(out), "--quiet"] + \
         (["--executor", executor] if executor else [])
     start = time.perf_counter()
     subprocess.run([str(exe), *cmd], check=True, stdout=sys.stderr)
@@ -119,13 +120,17 @@ def main(argv=None) -> int:
     ap.add_argument("--stability", type=int, default=2, help="search repeats with fresh seeds")
     ap.add_argument("--executor", default=None)
     ap.add_argument("--name", default=None, help="section name (default: the corpus folder)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a further config override, e.g. search.sweep=exhaustive (repeatable; "
+                         "the copy is then named after --name)")
     ap.add_argument("--write", type=Path, default=None, help="rewrite this file's section")
     args = ap.parse_args(argv)
     if not (args.run / "config.yaml").exists():
         ap.error(f"{args.run}: no config.yaml (not a run folder)")
     budgets = [float(b) for b in args.budgets.split(",")]
-    r, command, wall = rerun(args.run, budgets, args.stability, args.executor)
     name = args.name or args.run.parent.name
+    r, command, wall = rerun(args.run, budgets, args.stability, args.executor, args.set,
+                             f"budgets-{name}" if args.set else "budgets")
     text = section(name, r, command, wall, str(args.config))
     print(text)
     if args.write:
