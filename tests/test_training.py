@@ -98,6 +98,16 @@ def test_job_key_covers_what_changes_the_result(prepared):
     assert base.key == job(cfg, data, spec, cuda_graphs=False).key   # nor how its steps launch
 
 
+def test_bf16_falls_back_to_fp32_where_autocast_is_not_used(prepared):
+    """train.precision=bf16 autocasts on CUDA only (on this CPU bf16 was 2.4-8x slower,
+    BENCHMARKS.md): on a CPU the training runs, in fp32, and gives the fp32 result."""
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    fp32 = train_job(job(cfg, data, spec, epochs=2, device="cpu"), data)[0]
+    bf16 = train_job(job(cfg, data, spec, epochs=2, device="cpu", precision="bf16"), data)[0]
+    assert bf16.val == fp32.val and bf16.test == fp32.test
+
+
 def test_options_added_later_do_not_change_existing_job_keys(prepared):
     cfg, data = prepared
     spec = TreeSpec.single("pitch", 2)
