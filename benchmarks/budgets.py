@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench import _pts, predictor_line  # noqa: E402
 from record import linked_copy, machine, marked, write_section  # noqa: E402
 
 
@@ -44,10 +45,6 @@ def rerun(run: Path, budgets: list[float], stability: int, executor: str | None,
     subprocess.run([str(exe), *cmd], check=True, stdout=sys.stderr)
     return (json.loads((out / "results.json").read_text()), "hmtl " + shlex.join(cmd),
             time.perf_counter() - start)
-
-
-def _pts(x: float) -> str:
-    return f"{100 * x:+.1f}"
 
 
 def vs_independent(comparisons: dict | None) -> str:
@@ -89,11 +86,6 @@ def section(name: str, r: dict, command: str, wall: float, config: str = "") -> 
                 f"pair in {100 * s['same_depths']:.0f} %, the same tree in "
                 f"{100 * s['same_tree']:.0f} %; pairs whose K changed, with the share of repeats "
                 f"that agreed: {', '.join(shaky) or 'none'}")
-    rho = (r.get("predictor") or {}).get("spearman")
-    same = "".join(f"; among the {g['trees']} trees of {g['params']:,} params (random trees and "
-                   f"the tree of that size): " + ("—" if g["spearman"] is None else
-                                                  f"{g['spearman']:+.2f}")
-                   for g in (r.get("predictor") or {}).get("same_size") or [])
     trained = r["run"]["trained_now"]
     return marked(f"budgets-{name}", "\n".join([
         f"### {name}", "",
@@ -106,9 +98,7 @@ def section(name: str, r: dict, command: str, wall: float, config: str = "") -> 
         "std) | max task drop (pts) | tree − independent (pts, 95 % CI) | verdict |",
         "|---|---|---|---|---|---|---|---|---|", *rows, "",
         f"- Stability: {stab}.",
-        f"- Predictor: Spearman rank correlation {rho:+.2f} between predicted and measured mean "
-        f"drop over the {len((r.get('predictor') or {}).get('trees', []))} trees trained{same}."
-        if rho is not None else "- Predictor: too few trees to rank."]))
+predictor_line(r, "Predictor")]))
 
 
 def main(argv=None) -> int:
