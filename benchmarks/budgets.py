@@ -7,11 +7,14 @@ trees at several parameter budgets, all from one finished benchmark run's sweep.
 A copy of the finished run folder (hard links: every training is reused) is rerun with
 `search.budgets=[…]` (a fraction of the independent set's params: 0.44 is 56 % fewer) and
 `search.stability=N` (stages 1-2 repeated N times with fresh seeds), training the independent
-models, the τ-tree and one tree per budget. The run's other overrides (widths, seeds) are read
-from its own config.yaml, so the copy answers the same question. Printed: each tree's size,
-predicted and measured mean drop, its paired difference with the independent set (95 %
-interval over seeds and test clips), how often the repeats found the same K and the same tree,
-and the predictor's rank correlation with the trees trained.
+models, the τ-tree, one tree per budget and, at each budget tree's size, the size-matched
+baselines of `--baselines` (random trees of exactly its size, flat_matched, branched, LTH; issue
+15: every size reported gets its equal-size baselines). The run's other overrides (widths,
+seeds, random draws) are read from its own config.yaml, so the copy answers the same question.
+Printed: each tree's size, predicted and measured mean drop, its paired difference with the
+independent set and with each baseline at its size (95 % interval over seeds and test clips),
+how often the repeats found the same K and the same tree, and the predictor's rank correlation
+with the trees trained.
 """
 
 from __future__ import annotations
@@ -27,17 +30,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench import _pts, predictor_line  # noqa: E402
+from bench import AT_BUDGET, _ci, _pts, _verdict, predictor_line  # noqa: E402
 from record import linked_copy, machine, marked, write_section  # noqa: E402
 
 
 def rerun(run: Path, budgets: list[float], stability: int, executor: str | None,
-          overrides: list[str] = (), suffix: str = "budgets") -> tuple[dict, str, float]:
+          overrides: list[str] = (), suffix: str = "budgets",
+          baselines: list[str] = ()) -> tuple[dict, str, float]:
     """The copy's results, the command that made them and its wall seconds."""
     out = run.parent / f"{run.name}-{suffix}"
     linked_copy(run, out)
     exe = Path(sys.executable).parent / "hmtl"
-    cmd = ["run", str(run / "config.yaml"), "methods=[independent,hierarchical]",
+    cmd = ["run", str(run / "config.yaml"),
+           f"methods=[{','.join(['independent', 'hierarchical', *baselines])}]",
+           f"baselines.at_budgets=[{','.join(baselines)}]",
            f"search.budgets=[{','.join(f'{b:g}' for b in budgets)}]",
            f"search.stability={stability}", *overrides, "--out", str(out), "--quiet"] + \
         (["--executor", executor] if executor else [])
@@ -67,7 +73,21 @@ def tree_row(label: str, params: int, macs: int, independent: int, predicted: fl
             f"{vs_independent(comparisons)} |")
 
 
-def section(name: str, r: dict, command: str, wall: float, config: str = "") -> str:
+def baseline_rows(r: dict, baselines: list[str]) -> list[str]:
+    """Each budget tree against the baselines retrained at its size: baseline − tree (positive:
+    the tree is better), as the τ-tree is compared in the benchmark's table."""
+    rows = []
+    for b in r.get("budgets") or []:
+        found = (b.get("comparisons") or {}).get("methods") or {}
+        cells = [f"{_ci(c)} ({_verdict(c).replace('hierarchical', 'tree')})"
+                 if (c := (found.get(m) or {}).get("mean_drop")) else "—" for m in baselines]
+        fewer = 100 * (1 - b["params"] / r["methods"]["independent"]["params"])
+        rows.append(f"| {b['params']:,} ({fewer:.0f} % fewer) | " + " | ".join(cells) + " |")
+    return rows
+
+
+def section(name: str, r: dict, command: str, wall: float, config: str = "",
+            baselines: list[str] = ()) -> str:
     independent = r["methods"]["independent"]["params"]
     predicted = {t["name"]: t["predicted"] for t in (r.get("predictor") or {}).get("trees", [])}
     h = r["methods"]["hierarchical"]
@@ -97,6 +117,12 @@ def section(name: str, r: dict, command: str, wall: float, config: str = "") -> 
         "| tree | params | fewer params | MACs | predicted drop (pts) | measured drop (pts, ± seed "
         "std) | max task drop (pts) | tree − independent (pts, 95 % CI) | verdict |",
         "|---|---|---|---|---|---|---|---|---|", *rows, "",
+        *(["Each budget tree against the size-matched baselines retrained at its size: baseline "
+           "− tree in points of mean drop (positive: the tree is better; random trees: their "
+           "mean), 95 % interval over seeds and test clips.", "",
+           "| budget tree (params) | " + " | ".join(baselines) + " |",
+           "|---|" + "---|" * len(baselines), *baseline_rows(r, baselines), ""]
+          if baselines else []),
         f"- Stability: {stab}.",
 predictor_line(r, "Predictor")]))
 
@@ -113,15 +139,19 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a further config override, e.g. search.sweep=exhaustive (repeatable; "
                          "the copy is then named after --name)")
+    ap.add_argument("--baselines", default=",".join(AT_BUDGET),
+                    help="size-matched baselines retrained at each budget tree's size "
+                         "(default: %(default)s; empty: none)")
     ap.add_argument("--write", type=Path, default=None, help="rewrite this file's section")
     args = ap.parse_args(argv)
     if not (args.run / "config.yaml").exists():
         ap.error(f"{args.run}: no config.yaml (not a run folder)")
     budgets = [float(b) for b in args.budgets.split(",")]
     name = args.name or args.run.parent.name
+    baselines = [m.strip() for m in args.baselines.split(",") if m.strip()]
     r, command, wall = rerun(args.run, budgets, args.stability, args.executor, args.set,
-                             f"budgets-{name}" if args.set else "budgets")
-    text = section(name, r, command, wall, str(args.config))
+                             f"budgets-{name}" if args.set else "budgets", baselines)
+    text = section(name, r, command, wall, str(args.config), baselines)
     print(text)
     if args.write:
         write_section(args.write, f"budgets-{name}", text)
