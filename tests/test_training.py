@@ -114,3 +114,53 @@ def test_options_added_later_do_not_change_existing_job_keys(prepared):
     plain = job(cfg, data, spec)
     assert "precision" not in plain.identity()["train"]          # default: not hashed
     assert job(cfg, data, spec, precision="bf16").key != plain.key
+
+
+
+class ScriptedTrainee:
+    """A trainee of `fit` whose validation scores follow a script; its weights are the epoch."""
+    size = 1
+
+    def __init__(self, scores):
+        self.scores, self.epoch = scores, 0
+
+    def train_epoch(self, epoch):
+        self.epoch = epoch
+        return [0.0]
+
+    def validate(self):
+        return [self.scores[self.epoch - 1]]
+
+    def snapshot(self, member):
+        return self.epoch
+
+    def restore(self, member, state):
+        self.epoch = state
+
+
+@pytest.mark.parametrize("selection, epochs_run, kept", [("half", 3, 1), ("all", 3, 1),
+                                                         ("last", 6, 6)])
+def test_fit_keeps_the_best_epoch_unless_selection_is_last(prepared, selection, epochs_run, kept):
+    from hmtl.training.fit import fit
+
+    cfg, _ = prepared
+    train = type(cfg.train)(**{**cfg.train.__dict__, "epochs": 6, "patience": 2,
+                               "selection": selection})
+    trainee = ScriptedTrainee([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])     # best at epoch 1
+    [result] = fit(trainee, train)
+    assert result.epochs == epochs_run and result.best_epoch == kept and trainee.epoch == kept
+
+
+def test_selection_last_measures_on_every_validation_clip(prepared):
+    """train.selection=last: no half picked anything, so all validation clips measure the
+    model; the option is part of the job's identity."""
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    last = job(cfg, data, spec, epochs=3, selection="last")
+    record, _ = train_job(last, data)
+    assert record.epochs == 3 and record.best_epoch == 3 and record.select is None
+    assert record.val["pitch"]["n"] == data.indices("val").numel()
+    half = train_job(job(cfg, data, spec, epochs=3, selection="half"), data)[0]
+    assert half.val["pitch"]["n"] < record.val["pitch"]["n"]
+    assert last.key != job(cfg, data, spec, epochs=3, selection="half").key
+    assert last.key != job(cfg, data, spec, epochs=3, selection="all").key

@@ -193,10 +193,12 @@ class TrainConfig:
     step_gamma: float = _help("step schedule: decay factor", default=0.3)
     patience: int = _help("early stopping: epochs without a better validation score", default=10)
     grad_clip: float = _help("gradient norm clip (0: off)", default=5.0)
-    selection: Literal["half", "all"] = _help(
+    selection: Literal["half", "all", "last"] = _help(
         "validation clips that pick a training's best epoch: half of them (the other half then "
-        "measures every drop without that selection's bias), or all (the same clips pick the "
-        "epoch and measure it)", default="half")
+        "measures every drop without that selection's bias), all (the same clips pick the "
+        "epoch and measure it), or last (no epoch is picked: every training runs train.epochs "
+        "epochs, no early stopping, and keeps the last; all validation clips measure it)",
+        default="half")
     device: str = _help("cpu, cuda, cuda:N or auto (a GPU when there is one, else the CPU); "
                         "where a training runs, not part of its identity", default="auto")
     precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",

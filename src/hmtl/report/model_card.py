@@ -198,12 +198,14 @@ def _training(info: RunInfo) -> list[str]:
     train, search = cfg.get("train") or {}, cfg.get("search") or {}
     out = ["## Training", ""]
     if train:
+        epochs = (f"{train.get('epochs')} epochs, the last one kept (no early stopping)"
+                  if train.get("selection") == "last" else
+                  f"at most {train.get('epochs')} epochs with early stopping (patience "
+                  f"{train.get('patience')}) on the validation clips ({train.get('selection')}"
+                  f" of them pick the epoch)")
         out.append(f"- AdamW, lr {train.get('lr')}, weight decay {train.get('weight_decay')}, "
-                   f"{train.get('schedule')} schedule, batch {train.get('batch_size')}, at most "
-                   f"{train.get('epochs')} epochs with early stopping (patience "
-                   f"{train.get('patience')}) on the validation clips ({train.get('selection')}"
-                   f" of them pick the epoch), {train.get('precision', 'fp32')} on "
-                   f"{train.get('device')}.")
+                   f"{train.get('schedule')} schedule, batch {train.get('batch_size')}, "
+                   f"{epochs}, {train.get('precision', 'fp32')} on {train.get('device')}.")
     if search:
         out.append(f"- Tree search: tolerance {search.get('tolerance')} (a task may lose this "
                    f"much against its own model), {search.get('seeds')} seed(s) per model, "

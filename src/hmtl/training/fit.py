@@ -5,7 +5,8 @@ several trained side by side (a pack): it trains one epoch, scores each member o
 (higher = better), and copies a member's weights out and back in. `fit` keeps, per member, the
 best-scoring weights and stops a member after `patience` epochs without a better score; the
 loop ends when every member has stopped or the epochs are spent. Every member ends with its best
-weights."""
+weights, or, with `train.selection: last`, with those of its last epoch (no early stopping):
+then no validation clip has picked anything, so all of them can measure the model unbiased."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def fit(trainee: Trainee, cfg: TrainConfig, on_epoch: OnEpoch | None = None) -> 
     """Train until every member has stopped (patience) or cfg.epochs are done; each member ends
     with its best weights. One FitResult per member."""
     k = trainee.size
+    last = cfg.selection == "last"
     results = [FitResult(-math.inf, 0, 0) for _ in range(k)]
     best: list[Any] = [None] * k
     active = list(range(k))
@@ -77,7 +79,11 @@ def fit(trainee: Trainee, cfg: TrainConfig, on_epoch: OnEpoch | None = None) -> 
                     on_epoch({"member": i, **record})
                 except StopTraining as raised:
                     stop = raised
-            if score > r.best_score or (stop is not None and stop.keep_current):
+            if last:                                  # the current weights are the result
+                r.best_score, r.best_epoch = score, epoch
+                if stop is not None:
+                    active.remove(i)
+            elif score > r.best_score or (stop is not None and stop.keep_current):
                 r.best_score, r.best_epoch, best[i] = score, epoch, trainee.snapshot(i)
                 if stop is not None:
                     active.remove(i)

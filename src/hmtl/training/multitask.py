@@ -112,8 +112,8 @@ class TaskSet:
 
 def measured_splits(data, selection: str, device) -> dict[str, torch.Tensor]:
     """The clips of each role: "select" picks the best epoch, "val" measures the model (every
-    drop and decision), "test" reports it. With selection "all" the first two are the whole
-    validation split, as before that option."""
+    drop and decision), "test" reports it. With selection "all" (as before that option) or
+    "last" (nothing is selected) the first two are the whole validation split."""
     if selection == "half":
         select, decide = data.val_halves()
     else:
