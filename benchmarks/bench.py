@@ -202,7 +202,8 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
     text = [f"### {name}", "", f"{when}, {where}; {seeds} seed(s) per model.", "", *cmds, "",
             "Every method against the hierarchical one, paired by seed and test clip: the "
             "difference in mean drop (positive: the method loses more than the searched tree), "
-            "its 95 % interval over seeds and clips, the permutation p-value over clips, "
+            "its 95 % interval over seeds and clips and its p-value (Student's t on the seeds' "
+            "training noise and the test clips; the random trees of one seed count as one unit), "
             "Holm-corrected over the methods. \"no difference shown\": the interval includes 0.",
             "", *head, *rows, "", "The searched tree among random trees of its size:", "",
             *nulls, "", f"At {100 * (1 - BUDGET):.0f} % fewer params than the independent set "

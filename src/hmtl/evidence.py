@@ -6,10 +6,11 @@ fractions (accuracy, EER), method minus hierarchical, in the metric's unit; posi
 method loses more than the searched tree. Secondary: the same over the tasks not at ceiling (the
 independent models below 99 % accuracy, above 1 % EER), and each task alone. Pairs are the same
 seed of both methods on the same test clips (a method trained on several trees, random_tree,
-pairs each tree's seed s with the hierarchical seed s). Intervals resample seeds and clips,
-p-values permute clips, Holm corrects over the compared methods (utils/stats.py). With several
-data splits the units are (split, seed) pairs, each one value per task (the splits' different
-test clips carry the clip noise): intervals resample units, p-values flip units' signs."""
+pairs each tree's seed s with the hierarchical seed s, and its trees at one seed count as one
+unit: they share the hierarchical training they are paired with). Intervals and p-values come
+from Student's t on a standard error of seeds and clips, Holm corrects over the compared methods
+(utils/stats.py). With several data splits the units are (split, seed) pairs, each one value
+per task (the splits' different test clips carry the clip noise)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ CEILING = 0.99                    # a task the independent models get 99 % right
 
 ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accuracy, EER), "
             "method minus hierarchical: positive = the method loses more; paired by seed and "
-            "test clip; 95 % interval over seeds and clips; permutation p-value over clips, "
+            "test clip; 95 % interval over seeds and clips (Student's t); its p-value, "
             "Holm-corrected over the methods compared")
 
 
@@ -33,10 +34,12 @@ def unit(record: TrainRecord) -> tuple[int, int]:
     return record.extra.get("split", 0), record.seed
 
 
-def task_diffs(method: MethodResult, reference: MethodResult, task: str) -> np.ndarray | None:
+def task_diffs(method: MethodResult, reference: MethodResult, task: str
+               ) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
     """(pairs × clips) per-clip drops of `method` against `reference` on one task, or
     (pairs × 1) task-level drops when the metric is not a mean over clips (EER) or the pairs
-    come from several splits (whose test clips differ: the splits carry the clip noise)."""
+    come from several splits (whose test clips differ: the splits carry the clip noise); with
+    each row's unit."""
     ours = {unit(r): r for r in reference.records.get(task, [])}
     pairs = [(ours[unit(r)], r) for r in method.records.get(task, []) if unit(r) in ours]
     if not pairs:
@@ -50,7 +53,7 @@ def task_diffs(method: MethodResult, reference: MethodResult, task: str) -> np.n
             rows.append([drop(x, y, metric) for x, y in zip(a, b)])
         else:
             rows.append([drop(_value(ref, task), _value(rec, task), metric)])
-    return np.array(rows, dtype=float)
+    return np.array(rows, dtype=float), [unit(r) for _, r in pairs]
 
 
 def _value(record: TrainRecord, task: str) -> float:
@@ -79,14 +82,19 @@ def compare_methods(methods: dict[str, MethodResult], tasks: list[str]) -> dict 
     for name, method in methods.items():
         if name == REFERENCE or not method.records:
             continue
-        diffs = {t: task_diffs(method, reference, t) for t in tasks}
-        if any(diffs[t] is None for t in pooled):
+        found = {t: task_diffs(method, reference, t) for t in tasks}
+        if any(found[t] is None for t in pooled):
             continue
-        entry = {"mean_drop": compare_paired([diffs[t] for t in pooled]) if pooled else None,
-                 "mean_drop_not_at_ceiling": (compare_paired([diffs[t] for t in open_tasks])
+        diffs = {t: f[0] for t, f in found.items() if f is not None}
+        groups = {t: f[1] for t, f in found.items() if f is not None}
+
+        def paired(ts: list[str]) -> Comparison:
+            return compare_paired([diffs[t] for t in ts], [groups[t] for t in ts])
+
+        entry = {"mean_drop": paired(pooled) if pooled else None,
+                 "mean_drop_not_at_ceiling": (paired(open_tasks)
                                               if open_tasks and open_tasks != pooled else None),
-                 "per_task": {t: compare_paired([diffs[t]]) for t in tasks
-                              if diffs[t] is not None}}
+                 "per_task": {t: paired([t]) for t in diffs}}
         out[name] = entry
     primary = [name for name in out if out[name]["mean_drop"] is not None]
     adjusted = holm([out[n]["mean_drop"].p for n in primary]) if primary else []
