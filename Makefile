@@ -6,6 +6,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 SHARED ?= ../shared/data
+# where the benchmarks train: two worker processes, same-shape trainings packed into one network
+# (on 2 CPU cores the fastest setting measured, BENCHMARKS.md); EXECUTOR=packed on one GPU
+EXECUTOR ?= local:2+packed
 
 .PHONY: test demo install clean bench bench-short bench-speed
 
@@ -36,7 +39,8 @@ bench: $(STAMP)
 		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(CORPORA),--corpora $(CORPORA)) \
 		$(if $(WIDTHS),--widths $(WIDTHS))
 
-# The short setting: RAVDESS at a quarter of the widths, 3 seeds, 10 random trees.
+# The short setting: RAVDESS at a quarter of the widths, 3 seeds, 10 random trees (45 min on 2
+# cores with the default EXECUTOR).
 bench-short: $(STAMP)
 	$(PY) benchmarks/bench.py --short --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
 

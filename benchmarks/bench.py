@@ -204,7 +204,8 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
             "difference in mean drop (positive: the method loses more than the searched tree), "
             "its 95 % interval over seeds and clips and its p-value (Student's t on the seeds' "
             "training noise and the test clips; the random trees of one seed count as one unit), "
-            "Holm-corrected over the methods. \"no difference shown\": the interval includes 0.",
+            "Holm-corrected over the methods. \"no difference shown\": the interval includes 0 or "
+            "the corrected p is not below 0.05.",
             "", *head, *rows, "", "The searched tree among random trees of its size:", "",
             *nulls, "", f"At {100 * (1 - BUDGET):.0f} % fewer params than the independent set "
             "(search.budgets, the tree of lowest predicted drop; its random trees, flat_matched, "

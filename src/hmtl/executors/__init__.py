@@ -10,7 +10,10 @@ order; where and how they run is the executor's business:
                     this process, on train.device (the GPU's way to run a sweep)
 
 Every job writes its own hashed run folder, so any executor resumes any run, and with the same
-threads per training they all give the same results. A new executor is a class registered with
+threads per training the unpacked ones give the same results. A packed training differs from
+its unpacked twin by float rounding only, but training amplifies that: on RAVDESS the same job's
+test accuracy moved by 2-4 points per task, as another seed would (BENCHMARKS.md), so compare
+methods within one executor's run, or over enough seeds that training noise is in the interval. A new executor is a class registered with
 `register_executor(name, usage)` (see base.py); executors get a RunHandle (handle.py), never the
 run's internals."""
 
