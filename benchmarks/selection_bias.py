@@ -70,7 +70,9 @@ def pair_drops(run: Path) -> tuple[list[str], np.ndarray, float]:
 def cluster_interval(clusters: list[str], x: np.ndarray, resamples: int = 4000,
                      seed: int = 0) -> tuple[float, float, float]:
     """Mean of x with a 95 % percentile interval, resampling whole (pair, seed) clusters: one
-    pair model's tasks and depths share a stage-1 model and are not independent."""
+    pair model's tasks and depths share a stage-1 model and are not independent. Clusters of one
+    seed still share that seed's stage-1 models, so the interval is optimistic (two runs of one
+    setting gave non-overlapping ones): repeat the run before trusting a bias."""
     ids = sorted(set(clusters))
     groups = [x[[i for i, c in enumerate(clusters) if c == g]] for g in ids]
     rng = np.random.default_rng(seed)
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
         "accuracy points) on the validation clips that decide (with `half`: the half that did "
         "not pick the epoch; with `last`: all of them), on the half that picked both epochs "
         "(selecting; `half` only) and on the test split. Mean differences with a 95 % interval "
-        "(bootstrap over pair × seed); the root-mean-square distance from the test drop of the "
+        "(bootstrap over pair × seed; optimistic: the clusters of one seed share its stage-1 "
+        "models, so compare runs too); the root-mean-square distance from the test drop of the "
         "deciding clips and of both halves pooled (≈ what `train.selection: all` decides on); "
         "the stage-1 models' mean test accuracy.", "",
         "| run | selection | drops | selecting − deciding | deciding − test | both halves − "
