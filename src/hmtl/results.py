@@ -223,7 +223,7 @@ def comparison_lines(results: dict) -> list[str]:
         return []
     lines = ["", f"Each method against {found['reference']} (paired by seed and test clip; "
              "difference in mean drop, points, positive = the method loses more; 95 % interval; "
-             "p permuting clips, Holm-corrected):", "",
+             "Student's t on seeds and clips, Holm-corrected p):", "",
              "| method | Δ mean drop (pts) | 95 % interval | p (Holm) | verdict |",
              "|---|---|---|---|---|"]
     for name, entry in found["methods"].items():
