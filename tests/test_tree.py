@@ -41,16 +41,21 @@ def test_render_folds_chains():
     assert "block 4: a" in text
 
 
-def test_demo_recovery_is_exact_planted_groups_at_every_depth():
+def test_demo_recovery_is_the_planted_groups_in_the_narrow_last_block():
     from hmtl.demo import planted_tree, recovered
 
     planted = planted_tree(3)
     assert recovered(planted)
     assert planted.shared_depth("vowel", "height") == 3
     assert planted.shared_depth("vowel", "pitch") == 0
-    # one block shared by everything is not the planted structure
     everything = (("vowel", "height", "pitch", "register", "rhythm"),)
-    groups = planted.partitions[1:]
-    assert not recovered(TreeSpec(planted.tasks, (everything,) + groups))
+    groups = planted.partitions[-1]
+    # the wide blocks shared by everything, the planted groups in the narrow one: recovered
+    assert recovered(TreeSpec(planted.tasks, (everything, everything, groups)))
+    # two cues sharing the narrow block, or one cue split in it: not recovered
+    merged = (("vowel", "height", "pitch", "register"), ("rhythm",))
+    assert not recovered(TreeSpec(planted.tasks, (everything, everything, merged)))
+    split = (("vowel",), ("height",), ("pitch", "register"), ("rhythm",))
+    assert not recovered(TreeSpec(planted.tasks, (everything, groups, split)))
     # over a subset of the tasks, the groups restricted to it
     assert recovered(planted_tree(2, ("vowel", "height", "rhythm")))
