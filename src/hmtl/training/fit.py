@@ -79,12 +79,10 @@ def fit(trainee: Trainee, cfg: TrainConfig, on_epoch: OnEpoch | None = None) -> 
                     on_epoch({"member": i, **record})
                 except StopTraining as raised:
                     stop = raised
-            if last:                                  # the current weights are the result
+            if last or score > r.best_score or (stop is not None and stop.keep_current):
                 r.best_score, r.best_epoch = score, epoch
-                if stop is not None:
-                    active.remove(i)
-            elif score > r.best_score or (stop is not None and stop.keep_current):
-                r.best_score, r.best_epoch, best[i] = score, epoch, trainee.snapshot(i)
+                if not last:                          # with last, the current weights stay
+                    best[i] = trainee.snapshot(i)
                 if stop is not None:
                     active.remove(i)
             elif stop is not None or epoch - r.best_epoch >= cfg.patience:
