@@ -54,6 +54,21 @@ def test_stages_methods_and_budgets():
     assert (lth.trainings, lth.exactness) == (3 * 2 * 4, "at most")
 
 
+def test_lth_sizes_share_their_rounds_down_to_the_smallest():
+    """At the searched size and every budget's, LTH prunes by one schedule that differs only in
+    each size's last round: rounds to the smallest size, plus one last round per other size."""
+    rounds_to = {1000: 6, 1200: 5, 1500: 4}
+    sizes = Sizes(independent=3000, flat=1000, searched=1500, budgets=(1200, 1000),
+                  imp_rounds=rounds_to.__getitem__)
+    cfg = load_config(raw={"data": {"tasks": ["a", "b", "c"]}, "model": {"blocks": 4},
+                           "search": {"seeds": 2, "budgets": [0.4, 1000 / 3000]},
+                           "methods": ["independent", "hierarchical", "lth"],
+                           "baselines": {"at_budgets": ["lth"]}})
+    lth = rows(cfg, sizes=sizes)["lth"]
+    assert lth.trainings == 3 * 2 * (6 + 2)               # tasks × seeds × (rounds + last rounds)
+    assert "6 rounds to the smallest size" in lth.how
+
+
 def test_until_and_stability():
     assert list(rows(config(), until="stage1")) == ["stage 1"]
     r = rows(config(sweep="exhaustive", stability=2), until="stage2")
@@ -61,9 +76,12 @@ def test_until_and_stability():
     assert r["stability"].trainings == 2 * (3 * 2 + 3 * 4 * 2)
 
 
-def test_lt4rec_rounds_bound_disjoint_masks():
-    # 3 disjoint masks of 0.8^n · 1000 fit 500 after n = ⌈ln(500/3000)/ln 0.8⌉ = 9 rounds
-    assert lt4rec_rounds(0.2, 1000, 500, 3) == 9
+def test_lt4rec_rounds_as_if_masks_were_independent():
+    # 3 independent masks of density p cover 1 − (1 − p)³ of the base: 500 of 1000 params at
+    # p = 1 − 0.5^(1/3) = 0.206, reached after n = ⌈ln 0.206 / ln 0.8⌉ = 8 rounds (disjoint
+    # masks would need 9, identical ones 4)
+    assert lt4rec_rounds(0.2, 1000, 500, 3) == 8
+    assert lt4rec_rounds(0.2, 1000, 500, 1) == 4            # one task: its own mask
     assert lt4rec_rounds(0.2, 1000, 1000, 3) == 0
 
 
@@ -107,6 +125,9 @@ def test_plan_of_a_run_folder_changes_nothing_a_training_reads(ctx):
     assert stages["stage 1"].trainings == 2 and plan.done == 0
     assert plan.seconds_per_training > 0 and "5 steps timed" in plan.calibration
     assert "on cpu, 1 thread:" in plan.calibration          # the executor's thread count
+    # stage 2 is costed by a pair model's timed steps, not by its MACs
+    assert f"pair {stages['stage 2'].units:.1f}" in plan.calibration
+    assert stages["stage 2"].units > 0
 
 
 def test_plan_counts_what_is_done_and_reuses_its_seconds(ctx):

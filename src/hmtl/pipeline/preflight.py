@@ -13,14 +13,18 @@ import itertools
 import json
 import statistics
 import time
+from dataclasses import dataclass
 
 import torch
 
+from ..baselines.lt4rec import base_model
 from ..baselines.masks import prunable_names
 from ..baselines.pruning import imp_schedule
+from ..config import ModelConfig
 from ..errors import HmtlError
 from ..executors import Executor
 from ..models import TreeSpec, build_model
+from ..search.budget import resolve_budgets
 from ..search.context import Context
 from ..search.stage2 import pair_job
 from ..training.batches import train_batches
@@ -42,14 +46,23 @@ TAGS = {"final tree": ("hierarchical", "repair "), "budget trees": ("budget ",),
 def plan_run(ctx: Context, until: str = "all") -> Plan:
     """The run's plan: its stages, what is done, and a time estimate for the rest."""
     tagged, searched = _tagged(ctx)
-    stages = with_done(ctx, plan_stages(ctx.cfg, until, sizes(ctx, searched)), tagged)
-    plan = Plan(stages, parallel=_parallel(ctx.executor))
-    if plan.todo == 0:
-        return plan
+    measured = sizes(ctx, searched)
+
+    def plan_with(size: Sizes) -> Plan:
+        return Plan(with_done(ctx, plan_stages(ctx.cfg, until, size), tagged),
+                    parallel=_parallel(ctx.executor))
+
+    if plan_with(measured).todo == 0:
+        return plan_with(measured)
+    timed = calibrate(ctx)
+    measured = dataclasses.replace(measured, units={**measured.units, **timed.units})
     seconds, how = from_records(ctx)
     if seconds is None:
-        seconds, how = calibrate(ctx)
-    return dataclasses.replace(plan, seconds_per_training=seconds, calibration=how)
+        seconds, how = timed.seconds, timed.how
+    how += "; a step of each kind of model, in isolated-model steps: " + ", ".join(
+        f"{kind} {u:.1f}" for kind, u in timed.units.items() if kind != "single")
+    return dataclasses.replace(plan_with(measured), seconds_per_training=seconds,
+                               calibration=how)
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -73,7 +86,12 @@ def _sizes(ctx: Context) -> Sizes:
              "tree": (flat[1] + independent[1]) / 2 / single,   # a tree between the two
              "lt4rec": independent[1] / single}                 # widened to the independent size
     imp = _imp_rounds(ctx) if "lth" in ctx.cfg.methods else None
-    return Sizes(independent=independent[0], flat=flat[0], units=units, imp_rounds=imp)
+    try:
+        budgets = tuple(resolve_budgets(ctx.cfg.search.budgets, independent[0], flat[0]))
+    except ValueError:
+        budgets = ()                               # the run will say which budget cannot be met
+    return Sizes(independent=independent[0], flat=flat[0], units=units, imp_rounds=imp,
+                 budgets=budgets)
 
 
 def _imp_rounds(ctx: Context):
@@ -177,28 +195,57 @@ def from_records(ctx: Context) -> tuple[float | None, str]:
                      f"average, {records[0].device}")
 
 
-def calibrate(ctx: Context, steps: int = CALIBRATION_STEPS) -> tuple[float, str]:
+@dataclass(frozen=True)
+class Calibration:
+    seconds: float              # one isolated model's training of train.epochs epochs
+    how: str                    # where that figure comes from, for people
+    units: dict[str, float]     # a step of each kind of model over an isolated model's step
+
+
+def calibrate(ctx: Context, steps: int = CALIBRATION_STEPS) -> Calibration:
     """Seconds of one isolated model's training of train.epochs epochs, from timing `steps`
     optimizer steps and one validation pass of the first task's model on the run's data, at
-    the executor's thread count (early stopping usually ends a training sooner)."""
+    the executor's thread count (early stopping usually ends a training sooner); and the step
+    time of each other kind of model the plan counts, relative to it. Small models spend most
+    of a step on work that does not grow with their MACs, so MACs would overstate what a
+    pair, a tree or LT4REC's widened network costs."""
     threads = torch.get_num_threads()
     try:
         if ctx.executor.threads:
             torch.set_num_threads(ctx.executor.threads)
         with torch.random.fork_rng(devices=_cuda_devices(ctx.cfg.train.device)):
-            step, validation, device = _time_steps(ctx, steps)
+            kinds = _kinds(ctx)
+            step, validation, device = _time_steps(ctx, steps, *kinds["single"])
+            times = {kind: _time_steps(ctx, steps, *spec, validate=False)[0]
+                     for kind, spec in kinds.items() if kind != "single"}
         used = torch.get_num_threads()
     finally:
         torch.set_num_threads(threads)
+    units = {kind: t / step for kind, t in times.items()}
+    if "flat" in units and "independent" in units:        # a tree lies between the two
+        units["tree"] = (units["flat"] + units.pop("independent")) / 2
     cfg, data = ctx.cfg.train, ctx.data
     steps_per_epoch = -(-len(data.indices("train")) // cfg.batch_size)
     per_epoch = steps_per_epoch * step + validation
     seconds = cfg.epochs * per_epoch + 2 * validation      # + the final val and test measures
     threads_text = f", {n_of(used, 'thread')}" if device == "cpu" else ""
-    return seconds, (f"{steps} steps timed on {device}{threads_text}: {step:.3f} s per step × "
-                     f"{steps_per_epoch} + {validation:.2f} s validation = {per_epoch:.2f} s per "
-                     f"epoch × {cfg.epochs} epochs per isolated model; early stopping may end "
-                     f"sooner")
+    how = (f"{steps} steps timed on {device}{threads_text}: {step:.3f} s per step × "
+           f"{steps_per_epoch} + {validation:.2f} s validation = {per_epoch:.2f} s per epoch × "
+           f"{cfg.epochs} epochs per isolated model; early stopping may end sooner")
+    return Calibration(seconds, how, units)
+
+
+def _kinds(ctx: Context) -> dict:
+    """A model of each kind the plan counts: (tree, model config) or a tree alone."""
+    tasks, L = ctx.tasks, ctx.depth
+    kinds: dict = {"single": (TreeSpec.single(tasks[0], L),)}
+    if len(tasks) > 1:
+        flat = TreeSpec.flat(tasks, L)
+        kinds.update(pair=(TreeSpec.pair(tasks[0], tasks[1], max(1, L // 2), L),), flat=(flat,),
+                     independent=(TreeSpec.independent(tasks, L),))
+        if "lt4rec" in ctx.cfg.methods:
+            kinds["lt4rec"] = (TreeSpec.single(tasks[0], L), base_model(ctx, flat))
+    return kinds
 
 
 def _cuda_devices(name: str) -> list[int]:
@@ -208,13 +255,17 @@ def _cuda_devices(name: str) -> list[int]:
     return [int(name.split(":")[1]) if ":" in name else torch.cuda.current_device()]
 
 
-def _time_steps(ctx: Context, steps: int) -> tuple[float, float, str]:
-    """(seconds per optimizer step, seconds per validation pass, device) of the first task's
-    isolated model, built and stepped as train_job does it (plain.py), one batch at a time."""
-    data, task = ctx.data, ctx.tasks[0]
-    job = ctx.job(TreeSpec.single(task, ctx.depth), 0, "calibration")
+def _time_steps(ctx: Context, steps: int, spec: TreeSpec, model: ModelConfig | None = None,
+                validate: bool = True) -> tuple[float, float, str]:
+    """(seconds per optimizer step, seconds per validation pass, device) of the tree `spec`
+    (with `model` instead of the run's, if given), built and stepped as train_job does it
+    (plain.py), one batch at a time."""
+    data, tasks = ctx.data, list(spec.tasks)
+    job = ctx.job(spec, 0, "calibration")
+    if model is not None:
+        job = dataclasses.replace(job, model=model)
     device = resolve_device(job.train.device)
-    taskset = TaskSet(data, [task], dict(job.weights))
+    taskset = TaskSet(data, tasks, dict(job.weights))
     x, y_all, v_all = on_device(data, device)
     y = y_all[:, taskset.cols]
     v = v_all[:, taskset.cols] if (v_all is not None and taskset.needs_values) else None
@@ -222,8 +273,8 @@ def _time_steps(ctx: Context, steps: int) -> tuple[float, float, str]:
     train_idx = train_idx[(y[train_idx] >= 0).any(dim=1)]
     clips = measured_splits(data, job.train.selection, device)
     seed_everything(job.seed)
-    model = build_model(job.spec, job.model, {task: data.head_size(task)}, data.x.shape[1],
-                        data.frames)
+    model = build_model(job.spec, job.model, {t: data.head_size(t) for t in tasks},
+                        data.x.shape[1], data.frames)
     model.set_input_stats(data.mean, data.std)
     aux = taskset.aux_modules()
     trained = (WithAux(model, aux) if len(aux) else model).to(device)
@@ -247,6 +298,8 @@ def _time_steps(ctx: Context, steps: int) -> tuple[float, float, str]:
         trainee.train_epoch(i + 1)
         times.append(time.perf_counter() - start)
     step = statistics.median(times[WARMUP_STEPS:])  # robust to a busy machine's stalls
+    if not validate:
+        return step, 0.0, device.type
     trainee.validate()                             # the first pass is a warm-up too
     start = time.perf_counter()
     trainee.validate()
