@@ -45,9 +45,11 @@ bench-short: $(STAMP)
 	$(PY) benchmarks/bench.py --short --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The whole method on RAVDESS, 1 seed, with each executor and the exhaustive serial sweep as the
-# reference tree; rewrites its section of BENCHMARKS.md (about an hour on 2 CPU cores).
+# reference tree, at full and a quarter of the widths (time per training against MACs, and the
+# share of the machine's peak); rewrites its section of BENCHMARKS.md (about an hour per width
+# on 2 CPU cores; resumes setting by setting).
 bench-speed: $(STAMP) runs/manifests/ravdess.csv
-	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --out runs/bench-speed \
+	$(PY) benchmarks/speed.py configs/ravdess.yaml --seeds 1 --widths 1,0.25 --out runs/bench-speed \
 		--executors serial,local:2,packed,local:2+packed,local:2+search.sweep=binary,local:2+search.warm_start=true \
 		--title "CPU: RAVDESS, 1 seed" --write BENCHMARKS.md --section speed-cpu --reuse
 

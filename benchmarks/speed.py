@@ -6,7 +6,9 @@ fresh run folder over the same prepared features, timed per stage.
 
 Prints a markdown table: wall time per stage and in all, trainings run and skipped by early
 exit, mean seconds per training (a packed training's share of its pack), the ratio to the
-first setting, and whether K and the tree equal the reference: an exhaustive serial sweep (all
+first setting, the isolated model's MACs, the arithmetic the trainings achieved against the
+machine's peak (a large matrix product timed at the same threads), and whether K and the tree
+equal the reference: an exhaustive serial sweep (all
 depths of all pairs) trained at the same torch threads per training as the setting, since the
 thread count changes float rounding and so every trained model. `--micro K` adds the per-model
 time of K same-shape pair models trained packed against a few of them trained one by one
@@ -15,7 +17,9 @@ when a later setting runs out of a GPU lease. benchmarks/gpu_speed.sh runs this 
 
 The features are computed once (or taken from --data RUN_DIR/data) and copied into every run
 folder, so feature extraction is not part of the figures; it is reported on its own line.
-Each setting's row is saved under OUT/rows; `--reuse` takes back the rows measured by the same
+`--widths 1,0.25` runs every setting at each scale of the config's block widths and compares
+the time per training across scales with their MACs (issue 21: a quarter-width training should
+take at most 0.2× the full-width time). Each setting's row is saved under OUT/rows; `--reuse` takes back the rows measured by the same
 code (git tree of src/), config, executor and threads, so an interrupted benchmark resumes.
 """
 
@@ -31,6 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import widths_of  # noqa: E402
 from record import machine, marked, write_section  # noqa: E402
 
 
@@ -127,17 +132,55 @@ def run_setting(cfg, name: str, spec: str, data_dir: Path, out: Path, threads: i
     wall = time.perf_counter() - start
     records = [json.loads(p.read_text()) for p in (folder / "runs").glob("*/metrics.json")]
     secs = [rec["seconds"] for rec in records]
+    flops = training_flops(records, folder / "data")
     row = {"name": name, "wall": wall, "stages": r["run"]["stage_seconds"],
            "trained": r["run"]["trained_now"], "skipped": r["search"]["skipped"],
            "per_training": sum(secs) / max(1, len(secs)), "tree": r["hierarchy"]["tree"],
            "K": {"+".join(p["tasks"]): p["depth"] for p in r["compatibility"]},
            "device": r["search"]["device"], "threads": identity["threads"],
            "graphed": sum(bool(rec.get("cuda_graphs")) for rec in records),
-           "records": len(records),
+           "records": len(records), "train_seconds": sum(secs), "flops": flops,
+           "macs": r["methods"]["independent"]["macs"] / len(r["tasks"]),
+           "peak": gemm_peak(identity["threads"], r["search"]["device"]),
            "hier": r["methods"].get("hierarchical", {}).get("vs_independent", {})}
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps({**row, "identity": identity}, indent=1))
     return row
+
+
+def training_flops(records: list[dict], data_dir: Path) -> float:
+    """Arithmetic of the trainings: per epoch, 6 × MACs per training clip (forward, and a
+    backward of about twice the forward) and 2 × MACs per validation clip; MACs are the dense
+    model's (pruned models compute densely too)."""
+    from hmtl.data.dataset import load_dataset
+
+    data = load_dataset(data_dir)
+    train, val = len(data.indices("train")), len(data.indices("val"))
+    return sum(rec["epochs"] * rec["macs"] * (6 * train + 2 * val) for rec in records)
+
+
+def gemm_peak(threads: int, device: str, n: int = 2048) -> float:
+    """FLOP/s of an n × n fp32 matrix product at `threads` torch threads (best of 5): the
+    practical peak of what one training could use."""
+    import torch
+
+    dev = torch.device("cuda" if device.startswith("cuda") else "cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+        best = float("inf")
+        for _ in range(6):
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            a @ b
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n ** 3 / best
 
 
 def micro(cfg, data_dir: Path, k: int, plain: int) -> dict:
@@ -189,11 +232,11 @@ def table(rows: list[dict], references: dict[int, dict]) -> str:
     base = rows[0]["wall"]
     head = ("| setting | device | threads / training | wall s | stage 1 s | stage 2 s | final s | "
             "other methods s | trainings run | skipped | s / training | × vs first | "
-            "K = reference | tree = reference |")
+            "MACs / clip | GFLOP/s per training | % of peak | K = reference | tree = reference |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         st = r["stages"]
-        ref = references.get(r["threads"])
+        ref = references.get((r.get("scale"), r["threads"]))
         if ref is None:
             same_k = same = ""
         else:
@@ -206,8 +249,36 @@ def table(rows: list[dict], references: dict[int, dict]) -> str:
                      f"{st.get('stage1', 0):.0f} | {st.get('stage2', 0):.0f} | "
                      f"{st.get('final', 0):.0f} | {st.get('methods', 0):.0f} | {r['trained']} | "
                      f"{r['skipped']} | {r['per_training']:.2f} | {base / r['wall']:.2f} | "
-                     f"{same_k} | {same} |")
+                     f"{arithmetic(r)}{same_k} | {same} |")
     return "\n".join(lines)
+
+
+def arithmetic(r: dict) -> str:
+    """MACs of an isolated model, the FLOP/s one training achieved, and that as a share of the
+    peak at its threads (columns; blank for rows saved before they were measured)."""
+    if "flops" not in r:
+        return "| | | "
+    achieved = r["flops"] / max(r["train_seconds"], 1e-9)
+    return (f"{r['macs'] / 1e6:.2f} M | {achieved / 1e9:.1f} | "
+            f"{100 * achieved / r['peak']:.1f} % | ")
+
+
+def across_widths(rows: list[dict]) -> list[str]:
+    """Per setting: time per training at each scale over the largest scale's, beside the MACs
+    ratio (what a training would take if time followed arithmetic)."""
+    out = []
+    by_setting: dict[str, list[dict]] = {}
+    for r in rows:
+        if "scale" in r:
+            by_setting.setdefault(r["setting"], []).append(r)
+    for setting, rs in by_setting.items():
+        rs = sorted(rs, key=lambda r: -r["scale"])
+        full = rs[0]
+        for r in rs[1:]:
+            out.append(f"- {setting}: a training at ×{r['scale']:g} takes "
+                       f"{r['per_training'] / full['per_training']:.2f}× the time of one at "
+                       f"×{full['scale']:g} for {r['macs'] / full['macs']:.2f}× the MACs")
+    return out
 
 
 def main(argv=None) -> int:
@@ -234,6 +305,8 @@ def main(argv=None) -> int:
                     help="write the section into this file (between its markers, else appended)")
     ap.add_argument("--section", default="speed", help="marker name of the section in --write")
     ap.add_argument("--title", default="Speed")
+    ap.add_argument("--widths", default="1",
+                    help="scales of the config's block widths, each a set of rows (e.g. 1,0.25)")
     args = ap.parse_args(argv)
 
     from hmtl.config import load_config
@@ -249,28 +322,37 @@ def main(argv=None) -> int:
         m = micro(cfg, data_dir, args.micro, args.micro_plain)
         print(f"  micro: {json.dumps(m)}", file=sys.stderr, flush=True)
 
-    rows = []
-    for spec in args.executors.split(","):
-        print(f"running {spec} ...", file=sys.stderr, flush=True)
-        rows.append(run_setting(cfg, spec, spec, data_dir, args.out, args.threads, args.reuse))
-        print(f"  {spec}: {rows[-1]['wall']:.1f} s {json.dumps(rows[-1])}", file=sys.stderr,
-              flush=True)
-    references = {}
-    if args.reference == "exhaustive":
-        ex_cfg = load_config(args.config, overrides + ["search.sweep=exhaustive"])
-        for threads in sorted({r["threads"] for r in rows}, reverse=True):
-            spec = args.reference_executor or reference_executor(threads)
-            name = f"{spec} exhaustive ({threads} thread{'s' * (threads > 1)})"
-            print(f"running {name}, the reference ...", file=sys.stderr, flush=True)
-            ref = run_setting(ex_cfg, name, spec, data_dir, args.out,
-                              args.threads or threads, args.reuse)
-            references.setdefault(ref["threads"], ref)
-            rows.append(ref)
-            print(f"  reference: {ref['wall']:.1f} s {json.dumps(ref)}", file=sys.stderr,
+    scales = [float(w) for w in args.widths.split(",")]
+    rows, references = [], {}
+    for scale in scales:
+        at = [] if scales == [1.0] else \
+            [f"model.widths=[{','.join(map(str, widths_of(args.config, scale)))}]"]
+        label = "" if scales == [1.0] else f" ×{scale:g}"
+        scaled = load_config(args.config, overrides + at)
+        first = len(rows)
+        for spec in args.executors.split(","):
+            print(f"running {spec}{label} ...", file=sys.stderr, flush=True)
+            row = run_setting(scaled, spec + label, spec, data_dir, args.out, args.threads,
+                              args.reuse)
+            rows.append({**row, "setting": spec, "scale": scale})
+            print(f"  {spec}{label}: {row['wall']:.1f} s {json.dumps(row)}", file=sys.stderr,
                   flush=True)
+        if args.reference == "exhaustive":
+            ex_cfg = load_config(args.config, overrides + at + ["search.sweep=exhaustive"])
+            for threads in sorted({r["threads"] for r in rows[first:]}, reverse=True):
+                spec = args.reference_executor or reference_executor(threads)
+                name = f"{spec} exhaustive ({threads} thread{'s' * (threads > 1)}){label}"
+                print(f"running {name}, the reference ...", file=sys.stderr, flush=True)
+                ref = run_setting(ex_cfg, name, spec, data_dir, args.out,
+                                  args.threads or threads, args.reuse)
+                references.setdefault((scale, ref["threads"]), ref)
+                rows.append(ref)
+                print(f"  reference: {ref['wall']:.1f} s {json.dumps(ref)}", file=sys.stderr,
+                      flush=True)
     out = [f"### {args.title}", "",
            f"`python benchmarks/speed.py {' '.join([args.config, *args.overrides])} "
            f"--executors {args.executors} --seeds {args.seeds}"
+           + (f" --widths {args.widths}" if args.widths != "1" else "")
            + (f" --device {args.device}" if args.device else "")
            + (f" --micro {args.micro}" if args.micro else "") + "`", "",
            f"Machine: {machine()}. Date: {dt.date.today().isoformat()}. "
@@ -278,7 +360,7 @@ def main(argv=None) -> int:
            f"({t_features:.1f} s, from the feature cache if it holds them) and "
            "copied into every run folder. K and the tree of a setting are compared with the "
            "exhaustive serial sweep trained at the same threads per training.",
-           "", table(rows, references), ""]
+           "", table(rows, references), ""] + across_widths(rows) + [""]
     for r in rows:
         h = r["hier"]
         if h:

@@ -19,3 +19,17 @@ def test_benchmark_script_imports(script, monkeypatch):
     assert callable(getattr(module, "main", None)) or script == "record", \
         f"benchmarks/{script}.py has no main()"
     sys.modules.pop(script, None)
+
+
+def test_speed_compares_time_per_training_across_widths_with_macs(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    speed = importlib.import_module("speed")
+    rows = [{"setting": "serial", "scale": 1.0, "per_training": 10.0, "macs": 4e6},
+            {"setting": "serial", "scale": 0.25, "per_training": 5.0, "macs": 0.5e6},
+            {"name": "reference", "per_training": 9.0}]          # no scale: not compared
+    assert speed.across_widths(rows) == [
+        "- serial: a training at ×0.25 takes 0.50× the time of one at ×1 for 0.12× the MACs"]
+    # 2 GFLOP in 1 s of training against a 20 GFLOP/s peak: 10 %
+    row = {"flops": 2e9, "train_seconds": 1.0, "macs": 4e6, "peak": 2e10}
+    assert speed.arithmetic(row) == "4.00 M | 2.0 | 10.0 % | "
+    sys.modules.pop("speed", None)
