@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="0-9", help="corpus seeds: 0-9 or 0,3,5")
     p.add_argument("--out", type=Path, default=Path("runs/demo-recovery"))
+    p.add_argument("--executor", default="packed", help="as for hmtl demo (default: packed)")
     p.add_argument("overrides", nargs="*", help="config overrides, as for hmtl run")
     args = p.parse_args(argv)
     hits, seeds = 0, seeds_of(args.seeds)
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             r = run_demo(args.out / f"seed-{s}", corpus_seed=s, verbose=False,
-                         overrides=args.overrides)
+                         overrides=args.overrides, executor=args.executor)
         tree = TreeSpec.from_json(r["tasks"], r["methods"]["hierarchical"]["tree"])
         ok = recovered(tree)
         hits += ok

@@ -48,14 +48,15 @@ def test_demo_recovery_is_the_planted_groups_in_the_narrow_last_block():
     assert recovered(planted)
     assert planted.shared_depth("vowel", "height") == 3
     assert planted.shared_depth("vowel", "pitch") == 0
-    everything = (("vowel", "height", "pitch", "register", "rhythm"),)
+    everything = (("vowel", "height", "pitch", "register"),)
     groups = planted.partitions[-1]
+    assert groups == (("vowel", "height"), ("pitch", "register"))    # the demo's four tasks
     # the wide blocks shared by everything, the planted groups in the narrow one: recovered
     assert recovered(TreeSpec(planted.tasks, (everything, everything, groups)))
     # two cues sharing the narrow block, or one cue split in it: not recovered
-    merged = (("vowel", "height", "pitch", "register"), ("rhythm",))
+    merged = (("vowel", "height", "register"), ("pitch",))
     assert not recovered(TreeSpec(planted.tasks, (everything, everything, merged)))
-    split = (("vowel",), ("height",), ("pitch", "register"), ("rhythm",))
+    split = (("vowel",), ("height",), ("pitch", "register"))
     assert not recovered(TreeSpec(planted.tasks, (everything, groups, split)))
     # over a subset of the tasks, the groups restricted to it
     assert recovered(planted_tree(2, ("vowel", "height", "rhythm")))

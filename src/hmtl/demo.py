@@ -7,14 +7,20 @@ import sys
 from pathlib import Path
 
 from .config import load_config
-from .data.synthetic import PLANTED, TASKS, make_corpus
+from .data.synthetic import PLANTED, make_corpus
 from .models import TreeSpec
+
+# The demo's tasks: two cues, two tasks each. The corpus' fifth task, rhythm (a syllable count),
+# is left out: a count is read from one channel, so rhythm fitted beside height or register in
+# the narrow block and the pair test rightly found them compatible (with it, the planted groups
+# came back on 6 of 10 corpus seeds; without it 9 of 10; BENCHMARKS.md, "Demo recovery").
+DEMO_TASKS = ("vowel", "height", "pitch", "register")
 
 # Small and fast on two CPU cores: 1 s clips at 8 kHz, 32 mel bands, three blocks. The last
 # block is narrow on purpose: it is where unrelated cues compete for channels. The tolerance is
 # 2 points because a validation split of ~150 clips cannot resolve 1 point (1.5 clips).
 DEMO_CONFIG = {
-    "data": {"tasks": list(TASKS)},
+    "data": {"tasks": list(DEMO_TASKS)},
     "features": {"sample_rate": 8000, "duration": 1.0, "n_fft": 256, "win_length": 200,
                  "hop_length": 80, "n_mels": 32, "fmin": 50.0},
     "model": {"backbone": "tc_cnn", "blocks": 3, "widths": [32, 32, 6], "kernel_size": 5,
@@ -31,7 +37,7 @@ def demo_config(manifest: Path, seeds: int = 1, overrides: list[str] | None = No
     return load_config(raw=raw, overrides=overrides)
 
 
-def planted_tree(depth: int, tasks: tuple[str, ...] = TASKS) -> TreeSpec:
+def planted_tree(depth: int, tasks: tuple[str, ...] = DEMO_TASKS) -> TreeSpec:
     """The planted structure as a tree over `tasks`: each cue's tasks share every block."""
     groups = tuple(g for g in (tuple(t for t in group if t in tasks) for group in PLANTED) if g)
     return TreeSpec(tuple(tasks), tuple(groups for _ in range(depth)))
@@ -57,8 +63,11 @@ def planted_agreement(tree: TreeSpec) -> tuple[float, float]:
     return sum(planted) / len(planted), sum(unrelated) / len(unrelated)
 
 
-def run_demo(out: Path, clips: int = 1000, seeds: int = 1, corpus_seed: int = 0,
-             verbose: bool = True, overrides: list[str] | None = None) -> dict:
+def run_demo(out: Path, clips: int = 1000, seeds: int = 1, corpus_seed: int = 1,
+             verbose: bool = True, overrides: list[str] | None = None,
+             executor: str = "packed") -> dict:
+    """The demo's run. `packed` by default: the demo's models are small, and on CPU training
+    same-shape models as one network is about twice as fast (BENCHMARKS.md)."""
     from .pipeline import run_pipeline
     from .utils.progress import say
 
@@ -68,12 +77,13 @@ def run_demo(out: Path, clips: int = 1000, seeds: int = 1, corpus_seed: int = 0,
         say(f"writing {clips} synthetic clips to {corpus}")
         make_corpus(corpus, clips=clips, seed=corpus_seed)
     cfg = demo_config(manifest, seeds, overrides)
-    results = run_pipeline(cfg, out, verbose=verbose)
+    results = run_pipeline(cfg, out, executor=executor, verbose=verbose)
     tree = TreeSpec.from_json(cfg.task_names, results["methods"]["hierarchical"]["tree"])
     planted, unrelated = planted_agreement(tree)
     out_text = [
         "", "Planted structure (tasks that read the same cue):",
-        "  " + "   ".join("{" + ", ".join(g) + "}" for g in PLANTED), "",
+        "  " + "   ".join("{" + ", ".join(g) + "}"
+                          for g in planted_tree(tree.depth, tree.tasks).partitions[-1]), "",
         "Discovered tree:", tree.render("  "), "",
         f"Planted pairs share {planted:.1f} blocks on average, unrelated pairs {unrelated:.1f} "
         f"(of {tree.depth}).", "",
