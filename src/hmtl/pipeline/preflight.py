@@ -52,8 +52,9 @@ def plan_run(ctx: Context, until: str = "all") -> Plan:
         return Plan(with_done(ctx, plan_stages(ctx.cfg, until, size), tagged),
                     parallel=_parallel(ctx.executor))
 
-    if plan_with(measured).todo == 0:
-        return plan_with(measured)
+    plan = plan_with(measured)
+    if plan.todo == 0:
+        return plan
     timed = calibrate(ctx)
     measured = dataclasses.replace(measured, units={**measured.units, **timed.units})
     seconds, how = from_records(ctx)
