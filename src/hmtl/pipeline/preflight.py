@@ -236,14 +236,15 @@ def calibrate(ctx: Context, steps: int = CALIBRATION_STEPS) -> Calibration:
     return Calibration(seconds, how, units)
 
 
-def _kinds(ctx: Context) -> dict:
-    """A model of each kind the plan counts: (tree, model config) or a tree alone."""
+def _kinds(ctx: Context) -> dict[str, tuple[TreeSpec, ModelConfig | None]]:
+    """A model of each kind the plan counts: its tree, and a model config other than the
+    run's where it has one (LT4REC's widened network)."""
     tasks, L = ctx.tasks, ctx.depth
-    kinds: dict = {"single": (TreeSpec.single(tasks[0], L),)}
+    kinds = {"single": (TreeSpec.single(tasks[0], L), None)}
     if len(tasks) > 1:
         flat = TreeSpec.flat(tasks, L)
-        kinds.update(pair=(TreeSpec.pair(tasks[0], tasks[1], max(1, L // 2), L),), flat=(flat,),
-                     independent=(TreeSpec.independent(tasks, L),))
+        kinds.update(pair=(TreeSpec.pair(tasks[0], tasks[1], max(1, L // 2), L), None),
+                     flat=(flat, None), independent=(TreeSpec.independent(tasks, L), None))
         if "lt4rec" in ctx.cfg.methods:
             kinds["lt4rec"] = (TreeSpec.single(tasks[0], L), base_model(ctx, flat))
     return kinds
