@@ -108,12 +108,79 @@ def test_bf16_falls_back_to_fp32_where_autocast_is_not_used(prepared):
     assert bf16.val == fp32.val and bf16.test == fp32.test
 
 
+@pytest.fixture
+def compile_backend(monkeypatch):
+    """Compile through `backend` (torch's own eager backends keep a test to seconds, where
+    inductor takes most of a minute); dynamo's caches and error setting restored after."""
+    import torch._dynamo
+
+    from hmtl.training import device
+
+    suppress = torch._dynamo.config.suppress_errors   # a config module: no monkeypatch
+    torch._dynamo.reset()
+    yield lambda backend: monkeypatch.setattr(device, "COMPILE_BACKEND", backend)
+    torch._dynamo.reset()
+    torch._dynamo.config.suppress_errors = suppress
+
+
+def test_compiled_training_steps_through_dynamo_and_matches_eager(prepared, compile_backend):
+    """train.compile=true: the training steps go through torch.compile (here its aot_eager
+    backend, which traces forward and backward as inductor does without generating code)."""
+    cfg, data = prepared
+    spec = TreeSpec.pair("vowel", "pitch", 1, 2)
+    traced = []
+
+    def counting(gm, inputs):
+        traced.append(gm)
+        return torch._dynamo.backends.debugging.aot_eager(gm, inputs)
+
+    compile_backend(counting)
+    eager = train_job(job(cfg, data, spec, epochs=1), data)[0]
+    fast = train_job(job(cfg, data, spec, epochs=1, compile=True), data)[0]
+    assert traced, "the compiled path was not taken"
+    assert fast.key != eager.key
+    for task in spec.tasks:
+        assert fast.val[task]["accuracy"] == pytest.approx(eager.val[task]["accuracy"], abs=0.05)
+
+
+def test_compile_falls_back_to_eager_steps_where_torch_cannot_compile(prepared, compile_backend,
+                                                                      monkeypatch):
+    """A compiler that fails (as inductor does without a C++ compiler) and a Python without
+    dynamo both leave an eager training with the eager result, not an error."""
+    import torch._dynamo
+
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    eager = train_job(job(cfg, data, spec, epochs=2), data)[0]
+
+    def broken(gm, inputs):
+        raise RuntimeError("no C++ compiler")
+
+    compile_backend(broken)
+    failed = train_job(job(cfg, data, spec, epochs=2, compile=True), data)[0]
+    assert failed.val == eager.val and failed.test == eager.test
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    with pytest.warns(UserWarning, match="not supported here"):
+        unsupported = train_job(job(cfg, data, spec, epochs=2, compile=True), data)[0]
+    assert unsupported.val == eager.val and unsupported.test == eager.test
+
+
+def test_compiled_trainings_are_not_packed(prepared):
+    from hmtl.training.packed import can_pack
+
+    cfg, data = prepared
+    spec = TreeSpec.single("pitch", 2)
+    assert can_pack(job(cfg, data, spec)) and not can_pack(job(cfg, data, spec, compile=True))
+
+
 def test_options_added_later_do_not_change_existing_job_keys(prepared):
     cfg, data = prepared
     spec = TreeSpec.single("pitch", 2)
     plain = job(cfg, data, spec)
     assert "precision" not in plain.identity()["train"]          # default: not hashed
     assert job(cfg, data, spec, precision="bf16").key != plain.key
+    assert "compile" not in plain.identity()["train"]
+    assert job(cfg, data, spec, compile=True).key != plain.key
 
 
 

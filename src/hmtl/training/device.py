@@ -1,7 +1,9 @@
-"""Where a training runs: the device, bf16 autocast, the dataset's tensors resident there, and
-the seed. Nothing here knows about tasks or trees."""
+"""Where a training runs: the device, bf16 autocast, torch.compile, the dataset's tensors
+resident there, and the seed. Nothing here knows about tasks or trees."""
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
@@ -41,6 +43,39 @@ class Autocast(torch.nn.Module):
         with autocast(self.cfg, self.device):
             out = self.inner(x)
         return {t: o.float() for t, o in out.items()}
+
+
+COMPILE_BACKEND = "inductor"   # a module constant so that tests can compile cheaply
+
+
+class Compiled(torch.nn.Module):
+    """Training steps through `torch.compile` of the wrapped model, evaluation eagerly (a
+    compiled model would compile a second graph for eval mode, for a few validation passes).
+    The compiled module is kept out of the module tree: the state dict stays the model's."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+        object.__setattr__(self, "fast", torch.compile(inner, backend=COMPILE_BACKEND))
+
+    def forward(self, x):
+        return self.fast(x) if self.training else self.inner(x)
+
+
+def compiled(module: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module:
+    """`module` compiled where `train.compile` asks for it and torch can: where dynamo is not
+    supported the module is returned with a warning, and a compiler that fails (e.g. no C++
+    compiler for inductor) falls back to eager steps, as torch's `suppress_errors` does."""
+    if not cfg.compile:
+        return module
+    import torch._dynamo
+
+    if not torch._dynamo.is_dynamo_supported():
+        warnings.warn("train.compile: torch.compile is not supported here; training eagerly",
+                      stacklevel=2)
+        return module
+    torch._dynamo.config.suppress_errors = True
+    return Compiled(module)
 
 
 _ON_DEVICE: dict[tuple[int, str], tuple] = {}

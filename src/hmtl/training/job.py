@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 JOB_FORMAT = 1
 # Training fields added after format 1 are hashed only when they differ from their default, so
 # that a new option does not orphan every finished training of existing run folders.
-LATER_TRAIN_DEFAULTS = {"precision": "fp32", "selection": "all"}
+LATER_TRAIN_DEFAULTS = {"precision": "fp32", "selection": "all", "compile": False}
 # Training fields that say where and how a job runs, not what it is: never hashed, never a
 # reason not to pack two jobs together.
 HOW_IT_RUNS = ("device", "cuda_graphs", "logger")

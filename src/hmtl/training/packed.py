@@ -39,8 +39,9 @@ from .packing import pack_tree, unpack_tree
 
 def can_pack(job: TrainJob) -> bool:
     """Plain jobs of a packable backbone pack; a baseline's own kind of job (masks, warm starts)
-    and a backbone that does not declare itself packable train by themselves."""
-    return job.packable and backbone_class(job.model).packable
+    and a backbone that does not declare itself packable train by themselves, as do compiled
+    trainings (a pack would train them uncompiled, with another rounding than their key says)."""
+    return job.packable and backbone_class(job.model).packable and not job.train.compile
 
 
 def packs(jobs: list[TrainJob], data: Dataset, size: int) -> list[list[int]]:

@@ -19,7 +19,7 @@ from ..models import build_model
 from ..records import TrainRecord
 from ..utils.progress import bar, epoch_bars_wanted
 from .batches import train_batches
-from .device import Autocast, on_device, resolve_device, seed_everything
+from .device import Autocast, compiled, on_device, resolve_device, seed_everything
 from .fit import OnEpoch, fit
 from .multitask import TaskSet, measured_splits
 from .optim import make_optimizer, make_schedule
@@ -124,6 +124,7 @@ def train_job(job: "TrainJob", data: Dataset, on_epoch: OnEpoch | None = None, i
             epoch_bar.set_postfix_str(f"loss {record['loss']:.3f} val {record['score']:.3f}")
     start = time.perf_counter()
     runner = Autocast(trained, job.train, device) if job.train.precision == "bf16" else trained
+    runner = compiled(runner, job.train)
     trainee = PlainTrainee(runner, lambda epoch: train_batches(x, y, train_idx, job.train.batch_size,
                                                                data.frames, generator, v),
                            loss_fn, score, job.train, steps)
