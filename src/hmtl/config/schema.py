@@ -204,7 +204,8 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = _help("bf16 autocast on CUDA (fp32 elsewhere)",
                                                default="fp32")
     compile: bool = _help(
-        "torch.compile (inductor) each training's model; off by default: on 2 CPU cores "
+        "torch.compile (inductor) the model of each training in the plain loop (LT4REC's "
+        "own loop stays eager); off by default: on 2 CPU cores "
         "compiling took 53 s for a 1.3x faster step, which pays only for long trainings. Where "
         "torch cannot compile (no dynamo on this Python, no C++ compiler) the training runs "
         "eagerly with a warning. Compiled trainings are not packed, and the switch is part of a "
