@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 import hmtl.data.prepare as prepare_module
 from hmtl.data.cache import FeatureCache
@@ -90,6 +91,25 @@ def test_run_folder_keeps_its_dataset_when_the_manifest_is_respelled(corpus, tmp
     with pytest.raises(HmtlError, match=r"y\.npy.*differ.*use a new --out folder"):
         prepare_dataset(tiny_config(other), tmp_path / "run" / "data")
     assert load_dataset(tmp_path / "run" / "data").key == first.key   # nothing lost
+
+
+def test_fingerprint_and_validation_halves_do_not_depend_on_where_the_files_lie(corpus, tmp_path):
+    """The fingerprint seeds which validation clips pick the epochs (and the random trees): the
+    same corpus copied elsewhere, its manifest spelled with absolute paths, prepared into another
+    run folder, must give the same key and halves, or a run's tree depends on its location."""
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "corpus"
+    shutil.copytree(corpus.parent, moved)
+    here = prepare_dataset(tiny_config(corpus), tmp_path / "a" / "data")
+    there = prepare_dataset(tiny_config(_respelled(moved / corpus.name, tmp_path / "abs.csv")),
+                            tmp_path / "b" / "deeper" / "data")
+    assert there.key == here.key
+    for mine, theirs in zip(here.val_halves(), there.val_halves()):
+        assert torch.equal(mine, theirs)
+    # and the content still counts: another feature config is another dataset
+    other = prepare_dataset(tiny_config(corpus, overrides=["features.n_mels=16"]), tmp_path / "c")
+    assert other.key != here.key
 
 
 def test_crop_jitter_stores_extra_frames(corpus, tmp_path):

@@ -27,6 +27,9 @@ from .frontend import build_frontend
 from .manifest import SPLITS, Manifest, read_manifest
 from .splits import TRAIN, make_split
 
+# how the dataset's fingerprint is made: 2 = from content only (1 also hashed the manifest's path)
+DATA_KEY_FORMAT = 2
+
 
 def extract_features(m: Manifest, cfg: RunConfig, cache: FeatureCache, out: np.ndarray,
                      batch: int = 32) -> tuple[list[str | None], dict[int, str]]:
@@ -99,6 +102,22 @@ def _inputs_key(cfg: RunConfig, manifest_bytes: bytes) -> str:
                         "manifest": content_hash(manifest_bytes)})
 
 
+def _data_key(cfg: RunConfig, digests: list[str], y: np.ndarray, values: np.ndarray,
+              split: np.ndarray, classes: dict) -> str:
+    """The dataset's fingerprint: what its clips, features, labels and split are, never where the
+    files lie. It seeds the validation halves and the random trees and is part of every
+    training's key, so a run must decide the same wherever it lives (before format 2 it hashed
+    the manifest's path, and moving a corpus or a run changed which clips picked the epochs)."""
+    data = dataclasses.asdict(cfg.data)
+    for where_or_how_many in ("manifest", "splits"):
+        data.pop(where_or_how_many)
+    return stable_hash({"format": DATA_KEY_FORMAT, "data": data,
+                        "features": dataclasses.asdict(cfg.features), "digests": digests,
+                        "classes": classes, "y": content_hash(y.tobytes()),
+                        "values": content_hash(values.tobytes()),
+                        "split": content_hash(split.tobytes())})
+
+
 def _save_array(path: Path, arr: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
@@ -146,8 +165,7 @@ def prepare_dataset(cfg: RunConfig, data_dir: Path, cache: FeatureCache | None =
         raise HmtlError(f"{manifest_path}: no usable training clips")
     x = _keep_rows(x, keep, partial, data_dir / "x.npy")
     mean, std = _channel_stats(x, np.flatnonzero(split == TRAIN))
-    data_key = stable_hash({"inputs": key, "digests": [digests[i] for i in keep],
-                            "y": content_hash(y.tobytes()), "split": content_hash(split.tobytes())})
+    data_key = _data_key(cfg, [digests[i] for i in keep], y, values, split, m.classes)
 
     table = io.StringIO()
     w = csv.writer(table, lineterminator="\n")
