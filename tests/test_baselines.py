@@ -365,7 +365,7 @@ def stirling2(n, k):
                                            (4, (1, 2, 4)), (5, (2, 4)), (5, (1, 3, 5)),
                                            (5, (2, 2, 3, 5))])
 def test_trees_of_given_group_counts_are_counted_by_hand(tasks, counts):
-    from hmtl.baselines.random_tree import same_counts
+    from hmtl.search.draws import same_counts
 
     # a chain n_1 ≤ … ≤ n_L: S(T, n_L) · Π S(n_{d+1}, n_d)
     expected = stirling2(tasks, counts[-1])
@@ -378,7 +378,8 @@ def test_trees_of_given_group_counts_are_counted_by_hand(tasks, counts):
 def test_the_null_excludes_the_searched_tree_and_matches_its_size_exactly():
     import random
 
-    from hmtl.baselines.random_tree import counts_of, null_trees, rank_of
+    from hmtl.baselines.random_tree import rank_of
+    from hmtl.search.draws import counts_of, null_trees
     from hmtl.search.partitions import chain_params
 
     names, blocks, heads = ["a", "b", "c", "d", "e"], [300, 500, 700, 900], 123
