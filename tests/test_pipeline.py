@@ -134,6 +134,7 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     cfg = tiny_config(corpus, tasks=("vowel", "pitch", "rhythm"),
                       overrides=["search.repair_rounds=1", "search.budget_params=5000",
                                  "search.budgets=[0.5, 3000]", "baselines.random_draws=2",
+                                 "search.budget_candidates=2",
                                  "methods=[independent, flat, hierarchical, random_tree]"])
     # every task of the final tree "drops" 50 points: repair must detach the shared ones
     from hmtl.search.compatibility import Rule, Verdict
@@ -148,12 +149,20 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     assert any(n.startswith("repair 1:") for n in r["hierarchy"]["notes"])
     assert r["hierarchy"]["tree"] == r["methods"]["hierarchical"]["tree"]
     assert budget_tree.block_count() >= 1
-    assert any(n.startswith("budget:") for n in r["hierarchy"]["notes"])
+    assert any(n.startswith("budget:") and "chosen on validation" in n
+               for n in r["hierarchy"]["notes"])
     assert set(r["methods"]) == {"independent", "flat", "hierarchical", "random_tree"}
     independent = r["methods"]["independent"]["params"]
+    flat_tree = r["methods"]["flat"]["tree"]
+    assert any(b.get("candidates") for b in r["budgets"])
     assert [b["budget"] for b in r["budgets"]] == [round(0.5 * independent), 3000]
     for b in r["budgets"]:
         assert b["params"] <= b["budget"] and b["method"]["params"] == b["params"]
+        # chosen on validation between the predicted tree and one drawn of its size, unless
+        # it is the only tree of its size (flat)
+        found = b.get("candidates", [])
+        assert len(found) == 2 and found[0]["proposed"] or b["tree"] == flat_tree
+        assert not found or b["tree"] in [c["tree"] for c in found] and "candidates" in b["search"]
         assert "mean_drop" in b["method"]["vs_independent"]
         # every size gets its size-matched baselines, and every method is compared with its tree
         null = b["baselines"]["random_tree"]
@@ -166,6 +175,7 @@ def test_budget_and_repair_run_end_to_end(corpus, tmp_path, monkeypatch):
     assert len(r["predictor"]["trees"]) >= 3 and r["predictor"]["spearman"] is not None
     page = (tmp_path / "run" / "report.html").read_text()
     assert '<section id="budgets">' in page and "Spearman" in page
+    assert "chosen on validation among 2 trees of its size" in page
     md = (tmp_path / "run" / "results.md").read_text()
     assert "| hierarchical |" in md and "Hierarchical tree:" in md
 

@@ -44,6 +44,10 @@ def test_stages_methods_and_budgets():
     assert r["stage 1"].trainings == 3 * 2
     assert (r["final tree"].trainings, r["final tree"].exactness) == (2 * 2, "at most")
     assert r["budget trees"].trainings == 2 * 2
+    assert "budget candidates" not in r
+    chosen = rows(config(budgets=[0.5, 0.7], budget_params=900, budget_candidates=4,
+                         candidate_seeds=2))["budget candidates"]
+    assert (chosen.trainings, chosen.exactness) == (3 * 4 * 2, "at most")
     assert r["flat"].trainings == 2
     # size-matched baselines of baselines.at_budgets: once more per budget
     assert (r["random_tree"].trainings, r["random_tree"].exactness) == (3 * 5 * 2, "at most")

@@ -263,6 +263,12 @@ class SearchConfig:
         "also train, for each budget, the tree of lowest predicted drop within it: a value <= 1 "
         "is a fraction of the independent set's params (0.44: 56 % fewer), above 1 a number of "
         "params; one sweep serves them all", default_factory=list)
+    budget_candidates: int = _help(
+        "choose each budget's tree (search.budgets, search.budget_params) on validation instead "
+        "of by prediction alone: the predicted tree and this many - 1 others of exactly its size, "
+        "drawn at random, are trained on seeds no compared model uses and the lowest mean "
+        "validation drop wins (1: the predicted tree)", default=1)
+    candidate_seeds: int = _help("seeds each budget candidate is trained with", default=1)
     stability: int = _help(
         "repeat stages 1-2 this many times with fresh seeds and report how often the same "
         "compatibility depths and the same tree come back (each repeat costs a whole search)",
@@ -287,6 +293,9 @@ class SearchConfig:
             raise HmtlError(f"{where}.budget_params: must be >= 1, got {self.budget_params}")
         if any(b <= 0 for b in self.budgets):
             raise HmtlError(f"{where}.budgets: every budget must be > 0, got {self.budgets}")
+        if self.budget_candidates < 1 or self.candidate_seeds < 1:
+            raise HmtlError(f"{where}.budget_candidates/candidate_seeds: must be >= 1, got "
+                            f"{self.budget_candidates}/{self.candidate_seeds}")
         if self.warm_epochs is not None and self.warm_epochs < 1:
             raise HmtlError(f"{where}.warm_epochs: must be >= 1, got {self.warm_epochs}")
         if self.prescreen is not None and not 0 < self.prescreen <= 1:

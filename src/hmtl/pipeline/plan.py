@@ -171,6 +171,12 @@ def plan_stages(cfg: RunConfig, until: str = "all", sizes: Sizes | None = None) 
     stages.append(StagePlan("final tree", r * rounds, seeds + repair,
                             "at most" if s.repair_rounds else "exact", units=unit("tree", 1.0)))
     budgets = len(s.budgets) if T > 1 else 0
+    chosen = budgets + (s.budget_params is not None and T > 1)
+    if chosen and s.budget_candidates > 1:
+        stages.append(StagePlan("budget candidates", chosen * s.budget_candidates * s.candidate_seeds,
+                                f"{n_of(chosen, 'budget')} × ≤{s.budget_candidates} trees × "
+                                f"{n_of(s.candidate_seeds, 'seed')}", "at most",
+                                units=unit("tree", 1.0)))
     if budgets:
         stages.append(StagePlan("budget trees", budgets * r,
                                 f"{n_of(budgets, 'budget')} × {seeds}", "at most",

@@ -141,11 +141,14 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
         state.predictor = DropPredictor(state.pairs, Rule(cfg, state.stage1))
         tree = tree_from_pairs(ctx.tasks, L, state.pairs)
         if cfg.search.budget_params is not None:
-            chosen = budget_tree(ctx, state.predictor, cfg.search.budget_params)
+            chosen, candidates = budget_tree(ctx, state.predictor, cfg.search.budget_params)
             tree = chosen.spec
+            won = next((c for c in candidates if c.spec == chosen.spec), None)
+            why = (f"chosen on validation (drop {100 * won.measured:.2f} pts; predicted "
+                   f"{100 * chosen.predicted:.2f})" if won else
+                   f"the lowest predicted drop ({100 * chosen.predicted:.2f} pts)")
             state.notes.append(f"budget: {chosen.params:,} params (at most "
-                               f"{cfg.search.budget_params:,}), the lowest predicted drop "
-                               f"({100 * chosen.predicted:.2f} pts) {chosen.how}")
+                               f"{cfg.search.budget_params:,}), {why} {chosen.how}")
         state.tree = tree
         say("stage 3: tree\n" + tree.render("  "))
         t = lap("stage2", t)

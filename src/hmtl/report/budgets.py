@@ -80,6 +80,18 @@ def budgets_section(info: RunInfo) -> str:
                 "measured mean drop (pts)", "max drop (pts)", "deepest groups"] + \
             [f"{escape(n)} − this tree (pts, 95 % CI)" for n in versus]
         parts.append(table(head, rows, "budgets"))
+        for b in budgets:
+            found = b.get("candidates") or []
+            if found:
+                mine = next(c for c in found if c["tree"] == b["tree"])
+                versus = ("the predicted tree itself" if mine["proposed"] else
+                          f"against {fixed(100 * found[0]['validation_drop'], 2)} pts for the "
+                          f"predicted tree")
+                parts.append(
+                    f"<p>Budget {num(b['budget'])}: its tree was chosen on validation among "
+                    f"{len(found)} trees of its size (the predicted one and {len(found) - 1} "
+                    f"drawn at random), trained on seeds no compared model uses: validation drop "
+                    f"{fixed(100 * mine['validation_drop'], 2)} pts, {versus}.</p>")
         points = [{"name": f"{b['params'] / 1e3:.0f}k", "acc": -100 * b["method"]["vs_independent"]["mean_drop"],
                    "err": 100 * b["method"]["vs_independent"]["mean_drop_std"],
                    "params": b["params"], "macs": b["macs"], "color": BUDGET_COLOR}

@@ -14,21 +14,33 @@ The search: among every tree within the budget, the lowest predicted drop; ties 
 params. Every nested chain is scored for up to EXHAUSTIVE_TASKS tasks (44,590 trees for 6 tasks
 and 4 blocks); beyond, a beam over depths. How well the prediction ranks trees is measured,
 not assumed: results.json holds each trained tree's predicted and measured drop, and their rank
-correlation."""
+correlation.
+
+Where the prediction misranks trees (at small sizes, where a task's real loss when it shares a
+narrow block with several tasks is not a pair's), search.budget_candidates measures instead of
+predicting: the predicted tree and trees of exactly its size drawn at random are each trained
+with search.candidate_seeds seeds that no compared model uses, and the budget's tree is the one
+of lowest mean validation drop on the decision clips. The choice never rests on less than one
+clip: a drawn tree replaces the predicted one only when it is better by at least that much."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import HmtlError
+from ..metrics import drop as metric_drop
+from ..metrics import metric_spec
 from ..models import TreeSpec
 from ..records import MethodResult, TrainRecord
 from ..results import compare, tree_method
+from ..utils.io import stable_hash
 from .affinity import spearman
 from .compatibility import Rule
 from .context import Context
+from .draws import counts_of, null_trees
 from .partitions import Partition, chain_params, chains, splits
 from .stage2 import PairOutcome
 
@@ -152,9 +164,80 @@ def resolve_budgets(values: list[float], independent_params: int, flat_params: i
 
 # ----------------------------------------------------------------------------- in a run
 
-def budget_tree(ctx: Context, predictor: DropPredictor, budget: int) -> BudgetTree:
+@dataclass(frozen=True)
+class Candidate:
+    """A tree trained to choose a budget's tree on validation (search.budget_candidates)."""
+
+    spec: TreeSpec
+    predicted: float          # predicted mean drop
+    measured: float           # mean validation drop on the decision clips, over candidate seeds
+    proposed: bool            # the predictor's own tree (else drawn at random)
+
+    def to_json(self) -> dict:
+        return {"tree": self.spec.to_json(), "predicted_drop": round(self.predicted, 6),
+                "validation_drop": round(self.measured, 6), "proposed": self.proposed}
+
+
+def candidate_seeds(ctx: Context) -> list[int]:
+    """Seeds that no compared model uses (those after the run's seeds): the tree is chosen on
+    models whose test results never enter a comparison."""
+    first = ctx.seed_offset + len(ctx.seeds)
+    return list(range(first, first + ctx.cfg.search.candidate_seeds))
+
+
+def validation_drop(rule: Rule, tasks: list[str], records: list[TrainRecord]) -> tuple[float, float]:
+    """(mean drop over tasks, the least one clip changes it): each task's validation value (on
+    the decision clips) averaged over the records' seeds against its isolated models' mean,
+    label units rescaled as synergy is. One clip is 1/n of the task with the fewest decision
+    clips, over the number of tasks (0 when no task is measured in fractions of clips)."""
+    drops, clips = [], []
+    for t in tasks:
+        metric = rule.stage1.metric(t)
+        value = sum(r.value(t) for r in records) / len(records)
+        drops.append(rule.comparable(t, metric_drop(rule.stage1.reference(t), value, metric)))
+        n = records[0].val[t].get("n", 0)
+        if metric_spec(metric).fraction and n:
+            clips.append(1.0 / n)
+    return sum(drops) / len(drops), max(clips, default=0.0) / len(tasks)
+
+
+def choose_on_validation(ctx: Context, predictor: DropPredictor,
+                         bt: BudgetTree) -> tuple[BudgetTree, list[Candidate]]:
+    """search.budget_candidates: the predicted tree and candidates - 1 others of exactly its
+    group counts (drawn without repetition, seeded by the dataset and the tree, so a rerun
+    resumes them), trained on candidate_seeds; the lowest validation drop wins."""
+    n = ctx.cfg.search.budget_candidates
+    if n <= 1:
+        return bt, []
+    rng = random.Random(stable_hash([ctx.data.key, bt.spec.to_json(), "budget candidates"]))
+    others = null_trees(ctx.tasks, [counts_of(bt.spec)], bt.spec, n - 1, rng)[0]
+    if not others:                          # the only tree of its size (e.g. flat): no choice
+        return bt, []
+    specs = [bt.spec] + others
+    seeds = candidate_seeds(ctx)
+    jobs = [ctx.job(spec, s, f"candidate {bt.budget}") for spec in specs for s in seeds]
+    records = ctx.run(jobs, desc=f"budget {bt.budget:,}: {len(specs)} candidates")
+    found, floor = [], 0.0
+    for i, spec in enumerate(specs):
+        measured, clip = validation_drop(predictor.rule, ctx.tasks,
+                                         records[i * len(seeds):(i + 1) * len(seeds)])
+        found.append(Candidate(spec, predictor.score(spec), measured, i == 0))
+        floor = max(floor, clip)
+    best = min(found, key=lambda c: (round(c.measured, 12), round(c.predicted, 12)))
+    if found[0].measured - best.measured < floor:       # not better by a clip: keep the prediction
+        best = found[0]
+    how = (f"{bt.how}; chosen on validation among {len(found)} candidates "
+           f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''} each)")
+    return BudgetTree(bt.budget, best.spec, bt.params, best.predicted, how), found
+
+
+def budget_tree(ctx: Context, predictor: DropPredictor,
+                budget: int) -> tuple[BudgetTree, list[Candidate]]:
+    """search.budget_params: the tree of lowest predicted drop within the budget, or of lowest
+    validation drop among the candidates."""
     blocks, heads = ctx.block_params()
-    return best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0]
+    return choose_on_validation(ctx, predictor,
+                                best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0])
 
 
 @dataclass
@@ -163,12 +246,13 @@ class TrainedBudget:
     records: list[TrainRecord]
     entry: MethodResult
     fraction: float           # of the independent set's params
+    candidates: list[Candidate] = field(default_factory=list)
 
 
 def train_budget_trees(ctx: Context, predictor: DropPredictor,
                        reference: MethodResult | None) -> list[TrainedBudget]:
-    """search.budgets: each budget's tree trained with every seed (a tree already trained, e.g.
-    the hierarchical one, is read back)."""
+    """search.budgets: each budget's tree (predicted, or chosen among candidates) trained with
+    every seed (a tree already trained, e.g. the hierarchical one, is read back)."""
     blocks, heads = ctx.block_params()
     independent = ctx.cost(TreeSpec.independent(ctx.tasks, ctx.depth))[0]
     try:
@@ -176,12 +260,13 @@ def train_budget_trees(ctx: Context, predictor: DropPredictor,
     except ValueError as e:
         raise HmtlError(f"search.budgets: {e}") from None
     out = []
-    for bt in best_trees(ctx.tasks, blocks, heads, budgets, predictor):
+    for predicted in best_trees(ctx.tasks, blocks, heads, budgets, predictor):
+        bt, candidates = choose_on_validation(ctx, predictor, predicted)
         records = ctx.run(ctx.jobs(bt.spec, f"budget {bt.budget}"), desc=f"budget {bt.budget:,}")
         entry = tree_method(records, ctx.tasks)
         if reference is not None:
             entry.vs_independent = compare(entry, reference, ctx.tasks)
-        out.append(TrainedBudget(bt, records, entry, bt.budget / independent))
+        out.append(TrainedBudget(bt, records, entry, bt.budget / independent, candidates))
     return out
 
 
@@ -193,7 +278,8 @@ def budget_json(tb: TrainedBudget, predictor: DropPredictor) -> dict:
             "predicted_drop": round(bt.predicted, 6),
             "predicted_task_drops": {t: round(d, 6) for t, d in
                                      predictor.task_drops(bt.spec).items()},
-            "search": bt.how, "method": tb.entry.to_json()}
+            "search": bt.how, "method": tb.entry.to_json(),
+            **({"candidates": [c.to_json() for c in tb.candidates]} if tb.candidates else {})}
 
 
 def predictor_check(trees: list[tuple[str, TreeSpec, float, int]], predictor: DropPredictor) -> dict:
