@@ -98,6 +98,9 @@ def test_plan_time_and_render():
     text = plan.render()
     assert "≤    24 trainings" in text and "2 done" in text and "≈ 2 min" in text
     assert "nothing to train" in Plan([StagePlan("stage 1", 2, "", done=2)]).render()
+    # a stage name longer than the others widens the column instead of shifting its row
+    rows = Plan([StagePlan("stage 1", 6, ""), StagePlan("budget candidates", 30, "")]).render()
+    assert len({line.index("trainings") for line in rows.splitlines()[1:]}) == 1
 
 
 # ----------------------------------------------------------------------------- on a run folder

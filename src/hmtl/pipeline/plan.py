@@ -84,11 +84,12 @@ class Plan:
     def render(self) -> str:
         sign = SIGN[self.exactness]
         lines = ["plan:"]
+        width = max([14] + [len(s.name) for s in self.stages])
         for s in self.stages:
             done = f", {s.done} done" if s.done else ""
-            lines.append(f"  {s.name:<14} {SIGN[s.exactness]:>1}{s.trainings:>6} "
+            lines.append(f"  {s.name:<{width}} {SIGN[s.exactness]:>1}{s.trainings:>6} "
                          f"{'training ' if s.trainings == 1 else 'trainings'}  ({s.how}{done})")
-        lines.append(f"  {'total':<14} {sign:>1}{self.trainings:>6} trainings, {self.done} done, "
+        lines.append(f"  {'total':<{width}} {sign:>1}{self.trainings:>6} trainings, {self.done} done, "
                      f"{sign}{self.todo} to train")
         if self.todo == 0:
             lines.append("  time: nothing to train")
