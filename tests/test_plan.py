@@ -148,6 +148,21 @@ def test_plan_counts_what_is_done_and_reuses_its_seconds(ctx):
     assert "from 1 finished training" in plan.calibration
 
 
+def test_plan_counts_budget_candidates_on_their_own_seeds(ctx):
+    """Candidates train on seeds after the run's (search.budget_candidates): a finished one is
+    done, or a finished run would never plan 'nothing to train'."""
+    from hmtl.models import TreeSpec
+    from hmtl.pipeline.preflight import plan_run
+    from hmtl.search.budget import candidate_seeds
+
+    ctx.cfg.search.budgets, ctx.cfg.search.budget_candidates = [0.9], 3
+    [seed] = candidate_seeds(ctx)
+    assert seed not in ctx.seeds
+    ctx.run([ctx.job(TreeSpec.flat(ctx.tasks, ctx.depth), seed, "candidate 1000")], "candidates")
+    stages = {s.name: s for s in plan_run(ctx).stages}
+    assert stages["budget candidates"].done == 1 and stages["budget trees"].done == 0
+
+
 def test_parallel_workers_divide_the_time():
     from hmtl.pipeline.preflight import _parallel
 

@@ -24,7 +24,7 @@ from ..config import ModelConfig
 from ..errors import HmtlError
 from ..executors import Executor
 from ..models import TreeSpec, build_model
-from ..search.budget import resolve_budgets
+from ..search.budget import candidate_seeds, resolve_budgets
 from ..search.context import Context
 from ..search.stage2 import pair_job
 from ..training.batches import train_batches
@@ -38,7 +38,8 @@ CALIBRATION_STEPS = 5
 WARMUP_STEPS = 2           # first steps pay for allocations and kernel choices: not timed
 # job tags of what the plan cannot enumerate before the run decides it (the tree, random trees,
 # pruning rounds): counted as done when a finished training of this run carries the tag
-TAGS = {"final tree": ("hierarchical", "repair "), "budget trees": ("budget ",),
+TAGS = {"final tree": ("hierarchical", "repair "), "budget candidates": ("candidate ",),
+        "budget trees": ("budget ",),
         "flat_matched": ("flat_matched",), "branched": ("branched",),
         "random_tree": ("random_tree ",), "lth": ("lth ",), "lt4rec": ("lt4rec ",)}
 
@@ -165,10 +166,11 @@ def _tagged(ctx: Context) -> tuple[dict[str, int], int | None]:
             job = json.loads((folder / "job.json").read_text())
         except (OSError, ValueError):
             continue
-        if job.get("data") != base["data"] or job.get("train") != base["train"] \
-                or job.get("seed") not in ctx.seeds:
-            continue
         tag = str(job.get("tag", ""))
+        seeds = candidate_seeds(ctx) if tag.startswith("candidate ") else ctx.seeds
+        if job.get("data") != base["data"] or job.get("train") != base["train"] \
+                or job.get("seed") not in seeds:
+            continue
         for p in prefixes:
             if tag == p or (p.endswith(" ") and tag.startswith(p)):
                 counts[p] = counts.get(p, 0) + 1

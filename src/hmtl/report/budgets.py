@@ -90,7 +90,8 @@ def budgets_section(info: RunInfo) -> str:
                 parts.append(
                     f"<p>Budget {num(b['budget'])}: its tree was chosen on validation among "
                     f"{len(found)} trees of its size (the predicted one and {len(found) - 1} "
-                    f"drawn at random), trained on seeds no compared model uses: validation drop "
+                    f"others drawn at random, or all others when there are no more), trained on "
+                    f"seeds no compared model uses: validation drop "
                     f"{fixed(100 * mine['validation_drop'], 2)} pts, {versus}.</p>")
         points = [{"name": f"{b['params'] / 1e3:.0f}k", "acc": -100 * b["method"]["vs_independent"]["mean_drop"],
                    "err": 100 * b["method"]["vs_independent"]["mean_drop_std"],

@@ -25,6 +25,7 @@ clip: a drawn tree replaces the predicted one only when it is better by at least
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from .partitions import Partition, chain_params, chains, splits
 from .stage2 import PairOutcome
 
 UNKNOWN = 1.0              # a never-measured pair: 100 points, i.e. "do not share it"
+EPS = 1e-9                 # float rounding: a difference of exactly one clip counts as one clip
 EXHAUSTIVE_TASKS = 6
 BEAM_WIDTH = 256
 
@@ -194,11 +196,16 @@ def validation_drop(rule: Rule, tasks: list[str], records: list[TrainRecord]) ->
     for t in tasks:
         metric = rule.stage1.metric(t)
         value = sum(r.value(t) for r in records) / len(records)
-        drops.append(rule.comparable(t, metric_drop(rule.stage1.reference(t), value, metric)))
+        drop = rule.comparable(t, metric_drop(rule.stage1.reference(t), value, metric))
+        if not math.isfinite(drop):                 # no labelled decision clip: no evidence
+            continue
+        drops.append(drop)
         n = records[0].val[t].get("n", 0)
         if metric_spec(metric).fraction and n:
             clips.append(1.0 / n)
-    return sum(drops) / len(drops), max(clips, default=0.0) / len(tasks)
+    if not drops:
+        return math.inf, 0.0
+    return sum(drops) / len(drops), max(clips, default=0.0) / len(drops)
 
 
 def choose_on_validation(ctx: Context, predictor: DropPredictor,
@@ -224,20 +231,21 @@ def choose_on_validation(ctx: Context, predictor: DropPredictor,
         found.append(Candidate(spec, predictor.score(spec), measured, i == 0))
         floor = max(floor, clip)
     best = min(found, key=lambda c: (round(c.measured, 12), round(c.predicted, 12)))
-    if found[0].measured - best.measured < floor:       # not better by a clip: keep the prediction
-        best = found[0]
+    if not found[0].measured - best.measured >= floor - EPS:   # not better by a clip (or no
+        best = found[0]                                        # evidence): keep the prediction
     how = (f"{bt.how}; chosen on validation among {len(found)} candidates "
            f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''} each)")
     return BudgetTree(bt.budget, best.spec, bt.params, best.predicted, how), found
 
 
-def budget_tree(ctx: Context, predictor: DropPredictor,
-                budget: int) -> tuple[BudgetTree, list[Candidate]]:
+def budget_tree(ctx: Context, predictor: DropPredictor, budget: int,
+                choose: bool = True) -> tuple[BudgetTree, list[Candidate]]:
     """search.budget_params: the tree of lowest predicted drop within the budget, or of lowest
-    validation drop among the candidates."""
+    validation drop among the candidates (`choose`: a run that stops after stage 2 trains no
+    tree, so it keeps the prediction)."""
     blocks, heads = ctx.block_params()
-    return choose_on_validation(ctx, predictor,
-                                best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0])
+    predicted = best_trees(ctx.tasks, blocks, heads, [budget], predictor)[0]
+    return choose_on_validation(ctx, predictor, predicted) if choose else (predicted, [])
 
 
 @dataclass
