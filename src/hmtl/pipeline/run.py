@@ -141,12 +141,11 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
         state.predictor = DropPredictor(state.pairs, Rule(cfg, state.stage1))
         tree = tree_from_pairs(ctx.tasks, L, state.pairs)
         if cfg.search.budget_params is not None:
-            chosen, candidates = budget_tree(ctx, state.predictor, cfg.search.budget_params,
-                                             choose=until not in ("stage1", "stage2"))
+            chosen, _ = budget_tree(ctx, state.predictor, cfg.search.budget_params,
+                                    choose=until not in ("stage1", "stage2"))
             tree = chosen.spec
-            won = next((c for c in candidates if c.spec == chosen.spec), None)
-            why = (f"validation drop {100 * won.measured:.2f} pts (predicted "
-                   f"{100 * chosen.predicted:.2f})" if won else
+            why = (f"validation drop {100 * chosen.validation:.2f} pts (predicted "
+                   f"{100 * chosen.predicted:.2f})" if chosen.validation is not None else
                    f"the lowest predicted drop ({100 * chosen.predicted:.2f} pts)")
             state.notes.append(f"budget: {chosen.params:,} params (at most "
                                f"{cfg.search.budget_params:,}), {why} {chosen.how}")

@@ -97,6 +97,7 @@ class BudgetTree:
     params: int
     predicted: float          # predicted mean drop
     how: str                  # "exhaustive over N trees" or "beam W"
+    validation: float | None = None   # its validation drop, when chosen among candidates
 
 
 def best_trees(tasks: list[str], blocks: list[int], heads: int, budgets: list[int],
@@ -235,7 +236,7 @@ def choose_on_validation(ctx: Context, predictor: DropPredictor,
         best = found[0]                                        # evidence): keep the prediction
     how = (f"{bt.how}; chosen on validation among {len(found)} candidates "
            f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''} each)")
-    return BudgetTree(bt.budget, best.spec, bt.params, best.predicted, how), found
+    return BudgetTree(bt.budget, best.spec, bt.params, best.predicted, how, best.measured), found
 
 
 def budget_tree(ctx: Context, predictor: DropPredictor, budget: int,
