@@ -6,6 +6,7 @@ BENCHMARKS.md that reports it, with a Pareto figure per corpus.
     python benchmarks/bench.py                              # = make bench: RAVDESS and digits3
     python benchmarks/bench.py --short                      # = make bench-short (≤ 45 min)
     python benchmarks/bench.py --corpora ravdess --widths 0.25 --seeds 3 --executor local:2
+    python benchmarks/bench.py --corpora ravdess --widths 0.5 --splits 5   # pooled over 5 splits
 
 Per corpus and width it writes the manifest(s) with the recipes when missing and runs `hmtl run
 CONFIG --out runs/bench/CORPUS/wWIDTH model.widths=[…] search.budgets=[0.4]
@@ -84,23 +85,24 @@ def widths_of(config: str, scale: float) -> list[int]:
 
 def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int,
               executor: str | None, methods: list[str] = METHODS,
-              candidates: int = CANDIDATES) -> dict:
+              candidates: int = CANDIDATES, splits: int = 1) -> dict:
     config, manifest, prepare = CORPORA[name]
     if not (ROOT / manifest).exists():
         for cmd in prepare:
             hmtl(*[c.format(data=data) for c in cmd])
-    out = f"runs/bench/{name}/w{scale:g}"
+    out = f"runs/bench/{name}/w{scale:g}" + (f"-splits{splits}" if splits > 1 else "")
     widths = widths_of(config, scale)
     args = [f"model.widths=[{','.join(map(str, widths))}]", f"search.budgets=[{BUDGET}]",
             f"search.budget_candidates={candidates}",
             f"methods=[{','.join(methods)}]", f"baselines.random_draws={draws}",
             f"baselines.at_budgets=[{','.join(AT_BUDGET)}]"] + \
-        ([f"search.seeds={seeds}"] if seeds else [])
+        ([f"search.seeds={seeds}"] if seeds else []) + \
+        ([f"data.splits={splits}"] if splits > 1 else [])
     cmd = ["run", config, *args, "--out", out, "--quiet"] + (["--executor", executor] if executor else [])
     start = time.perf_counter()
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
-    trainings = [json.loads(p.read_text()) for p in (ROOT / out / "runs").glob("*/metrics.json")]
+    trainings = [json.loads(p.read_text()) for p in (ROOT / out).glob("**/runs/*/metrics.json")]
     return {"scale": scale, "widths": widths, "command": "hmtl " + shlex.join(cmd),
             "wall": time.perf_counter() - start, "results": results, "trainings": len(trainings),
             "train_seconds": sum(t.get("seconds", 0) for t in trainings)}
@@ -143,7 +145,16 @@ def method_rows(results: dict, label: str) -> list[str]:
     return rows
 
 
+def over_splits(results: dict) -> int:
+    """How many splits a run's results pool (data.splits): each split searched its own tree,
+    so its rank among random trees and the predictor's ranking are in each split's folder."""
+    return len(results.get("splits") or [])
+
+
 def null_line(results: dict, label: str) -> str:
+    if over_splits(results):
+        return (f"- {label}: over {over_splits(results)} splits, each with its own searched tree "
+                f"and random trees (each split's rank: its folder's results.json)")
     rt = results["methods"].get("random_tree") or {}
     s = rt.get("searched")
     if not s:
@@ -176,6 +187,10 @@ def budget_line(results: dict, label: str) -> tuple[str, bool]:
                   + ("the predicted tree" if mine["proposed"] else
                      f"validation drop {100 * mine['validation_drop']:.1f} against the predicted "
                      f"tree's {100 * b['candidates'][0]['validation_drop']:.1f}") + ")")
+    elif b.get("splits"):
+        chosen = (f" (each of the {len(b['splits'])} splits chose its own, "
+                  f"{min(x['params'] for x in b['splits']):,}-{max(x['params'] for x in b['splits']):,}"
+                  f" params; their mean)")
     return (f"- {label}: budget tree{chosen} {b['params']:,} params ({100 * h['param_reduction']:.0f} % "
             f"fewer), mean drop {100 * h['mean_drop']:.1f} ± {100 * h['mean_drop_std']:.1f} pts; "
             f"random trees of its size minus it: {_ci(c)} ({_verdict(c, 'budget tree')}){others}; goal "
@@ -187,6 +202,8 @@ def predictor_line(results: dict, label: str) -> str:
     the trees of one size (the random trees with the searched or the budget tree), where a
     budget makes its choice."""
     p = results.get("predictor") or {}
+    if over_splits(results):
+        return f"- {label}: per split (each split's folder's results.json)"
     if p.get("spearman") is None:
         return f"- {label}: too few trees to rank"
     same = "".join(f"; among the {g['trees']} trees of {g['params']:,} params "
@@ -211,7 +228,12 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
         cmds.append(f"- `{p['command']}`: {p['wall'] / 60:.1f} min wall this invocation; "
                     f"{p['trainings']} trainings, {p['train_seconds'] / 60:.0f} min of training")
     seeds = len(points[0]["results"]["seeds"])
-    text = [f"### {name}", "", f"{when}, {where}; {seeds} seed(s) per model.", "", *cmds, "",
+    splits = over_splits(points[0]["results"])
+    per = (f"{seeds} seed(s) per model on each of {splits} splits of the clips (data.splits; "
+           f"each split searches its own trees, pairs are (split, seed) units, one value per "
+           f"task: the splits' different test clips carry the clip noise)" if splits else
+           f"{seeds} seed(s) per model")
+    text = [f"### {name}", "", f"{when}, {where}; {per}.", "", *cmds, "",
             "Every method against the hierarchical one, paired by seed and test clip: the "
             "difference in mean drop (positive: the method loses more than the searched tree), "
             "its 95 % interval over seeds and clips and its p-value (Student's t on the seeds' "
@@ -302,6 +324,9 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", type=int, default=CANDIDATES,
                     help=f"trees the budget tree is chosen among on validation (default "
                          f"{CANDIDATES}; 1: the predicted tree alone)")
+    ap.add_argument("--splits", type=int, default=1,
+                    help="run the whole method on this many splits of the clips (data.splits) "
+                         "and pool them: paired comparisons over splits × seeds (default 1)")
     ap.add_argument("--write", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args(argv)
     if args.short:
@@ -317,9 +342,10 @@ def main(argv=None) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if "hierarchical" not in methods or not set(methods) <= set(METHODS):
         ap.error(f"--methods: a subset of {METHODS} with hierarchical, got {methods}")
-    for name in names:
-        points = [run_point(name, args.data.resolve(), s, args.seeds, args.draws, args.executor,
-                            methods, args.candidates)
+    for corpus in names:
+        name = corpus + (f"-splits{args.splits}" if args.splits > 1 else "")
+        points = [run_point(corpus, args.data.resolve(), s, args.seeds, args.draws, args.executor,
+                            methods, args.candidates, args.splits)
                   for s in scales]
         figure = pareto_figure(name, points, ROOT / "benchmarks" / "figures" / f"{name}.svg")
         text = section(name, points, dt.date.today().isoformat(), machine(),

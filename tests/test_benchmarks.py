@@ -33,3 +33,27 @@ def test_speed_compares_time_per_training_across_widths_with_macs(monkeypatch):
     row = {"flops": 2e9, "train_seconds": 1.0, "macs": 4e6, "peak": 2e10}
     assert speed.arithmetic(row) == "4.00 M | 2.0 | 10.0 % | "
     sys.modules.pop("speed", None)
+
+
+def test_bench_reads_a_run_pooled_over_splits(monkeypatch):
+    """A data.splits run has no single searched tree to rank: the lines say where each split's
+    rank is, and the budget line names the splits' own trees instead of candidates."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("bench")
+    ci = {"estimate": 0.015, "low": 0.006, "high": 0.023, "shown": True, "p_holm": 0.01}
+    budget = {"params": 31000, "tree": None,
+              "method": {"vs_independent": {"param_reduction": 0.62, "mean_drop": 0.002,
+                                            "mean_drop_std": 0.007}},
+              "comparisons": {"methods": {"random_tree": {"mean_drop": ci}}},
+              "splits": [{"params": 30134}, {"params": 32390}]}
+    pooled = {"splits": [{"split": 0}, {"split": 1}], "methods": {"random_tree": {}},
+              "budgets": [budget]}
+    assert "over 2 splits, each with its own searched tree" in bench.null_line(pooled, "x")
+    assert "per split" in bench.predictor_line(pooled, "x")
+    line, met = bench.budget_line(pooled, "x")
+    assert "each of the 2 splits chose its own, 30,134-32,390 params" in line
+    assert "+1.5 [+0.6, +2.3] (budget tree better)" in line and met
+    one = {"methods": {"random_tree": {}}, "budgets": [{**budget, "splits": None}]}
+    assert bench.null_line(one, "x") == "- x: no random trees of this size"
+    assert "splits chose" not in bench.budget_line(one, "x")[0]
+    sys.modules.pop("bench", None)

@@ -199,7 +199,10 @@ def test_repeated_splits_run_the_method_per_split_and_pair_over_splits_and_seeds
     from hmtl.pipeline import run_pipeline
     from hmtl.testing import tiny_config
 
-    cfg = tiny_config(corpus, overrides=["data.splits=2", "train.epochs=2"])
+    cfg = tiny_config(corpus, overrides=["data.splits=2", "train.epochs=2", "search.budgets=[0.8]",
+                                         "baselines.at_budgets=[random_tree]",
+                                         "baselines.random_draws=2",
+                                         "methods=[independent, flat, hierarchical, random_tree]"])
     r = run_pipeline(cfg, tmp_path / "run", verbose=False)
     assert [s["split_seed"] for s in r["splits"]] == [0, 1]
     assert all((tmp_path / "run" / f"split-{i}" / "results.json").is_file() for i in (0, 1))
@@ -208,6 +211,22 @@ def test_repeated_splits_run_the_method_per_split_and_pair_over_splits_and_seeds
         assert len(entry["per_seed"]) == 2
     flat = r["comparisons"]["methods"]["flat"]["mean_drop"]
     assert flat["units"] == 2 and flat["clips"] == 2           # one value per (split, seed) and task
+    # the budget: each split chose and trained its own tree; pooled, and compared over both
+    parts = [json.loads((tmp_path / "run" / f"split-{i}" / "results.json").read_text())["budgets"][0]
+             for i in (0, 1)]
+    (b,) = r["budgets"]
+    assert b["fraction"] == 0.8 and [s["tree"] for s in b["splits"]] == [p["tree"] for p in parts]
+    assert b["method"]["per_seed_ids"] == [{"split": 0, "seed": 0}, {"split": 1, "seed": 0}]
+    assert b["method"]["per_seed"] == [p["method"]["per_seed"][0] for p in parts]
+    assert b["params"] == round(sum(p["params"] for p in parts) / 2)
+    for name in ("random_tree", "flat", "independent"):
+        c = b["comparisons"]["methods"][name]["mean_drop"]
+        assert c["units"] == 2 and c["clips"] == 2, name
+    # independent minus the budget tree is minus the budget tree's mean drop, over both splits
+    vs = b["comparisons"]["methods"]["independent"]["mean_drop"]["estimate"]
+    assert vs == pytest.approx(-b["method"]["vs_independent"]["mean_drop"], abs=1e-5)
+    assert b["baselines"]["random_tree"]["per_seed_ids"][0]["split"] == 0
+    assert '<section id="budgets">' in (tmp_path / "run" / "report.html").read_text()
     again = run_pipeline(cfg, tmp_path / "run", verbose=False)
     assert again["run"]["trained_now"] == 0                     # resumed split by split
     with_split = tmp_path / "with-split.csv"

@@ -40,6 +40,17 @@ from .preflight import plan_run
 STAGES = ("stage1", "stage2", "final", "all")
 
 
+@dataclasses.dataclass
+class RunOutcome:
+    """What one run folder gives back: results.json's content, its methods (with the trainings
+    behind them, for pairing), and each budget's methods as compared at that budget (the budget
+    tree under REFERENCE; in results["budgets"] order) — what several splits pool (splits.py)."""
+
+    results: dict
+    methods: dict[str, MethodResult]
+    budgets: list[dict[str, MethodResult]] = dataclasses.field(default_factory=list)
+
+
 def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
                  executor: str = "serial", verbose: bool = True, threads: int | None = None,
                  plan_only: bool = False) -> dict:
@@ -58,16 +69,16 @@ def run_pipeline(cfg: RunConfig, out_dir: str | Path, until: str = "all",
             from .splits import run_splits
 
             return run_splits(cfg, Path(out_dir), runner, until, verbose)
-        return run_one(cfg, RunHandle(Path(out_dir)), runner, until, verbose)[0]
+        return run_one(cfg, RunHandle(Path(out_dir)), runner, until, verbose).results
     finally:
         runner.close()
 
 
 def run_one(cfg: RunConfig, folder: RunHandle, runner: Executor, until: str = "all",
             verbose: bool = True, write: bool = True,
-            plan_only: bool = False) -> tuple[dict, dict[str, MethodResult]]:
-    """One run folder: prepare its dataset, print the plan, run the stages and methods;
-    (results, methods). With plan_only: ({"plan": Plan}, {}) and nothing trained."""
+            plan_only: bool = False) -> RunOutcome:
+    """One run folder: prepare its dataset, print the plan, run the stages and methods. With
+    plan_only: results {"plan": Plan} and nothing trained."""
     fresh = not folder.root.exists() or not any(folder.root.iterdir())
     started = time.perf_counter()
     failed = False
@@ -83,7 +94,7 @@ def run_one(cfg: RunConfig, folder: RunHandle, runner: Executor, until: str = "a
             plan = plan_run(ctx, until)
             if plan_only:
                 failed = fresh                  # a plan leaves no new run folder behind
-                return {"plan": plan}, {}
+                return RunOutcome({"plan": plan}, {})
             say(plan.render())
             atomic_write_text(folder.root / "config.yaml", dump_config(cfg))
             return _run_stages(ctx, until, started)
@@ -97,13 +108,13 @@ def plan_folders(cfg: RunConfig, out: Path, runner: Executor, until: str = "all"
     dataset is prepared for it (its features stay in the feature cache); a folder made only
     for that is removed again."""
     if cfg.data.splits == 1:
-        return [run_one(cfg, RunHandle(out), runner, until, plan_only=True)[0]["plan"]]
+        return [run_one(cfg, RunHandle(out), runner, until, plan_only=True).results["plan"]]
     from .splits import split_config
 
     fresh = not out.exists()
     try:
         return [run_one(split_config(cfg, i), RunHandle(out / f"split-{i}"), runner, until,
-                        plan_only=True)[0]["plan"] for i in range(cfg.data.splits)]
+                        plan_only=True).results["plan"] for i in range(cfg.data.splits)]
     finally:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)
@@ -122,7 +133,7 @@ def check_methods(cfg: RunConfig) -> None:
                         f"known: {matched}")
 
 
-def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[str, MethodResult]]:
+def _run_stages(ctx: Context, until: str, started: float) -> RunOutcome:
     cfg, out_dir, L = ctx.cfg, ctx.out_dir, ctx.depth
     clock = {"prepare": round(time.perf_counter() - started, 2)}
 
@@ -171,10 +182,10 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
         entry = METHODS[name].run(ctx, state)
         if entry is not None:                      # None: the method has nothing to train here
             methods[name] = entry
-    extra = {}
+    extra, at_budgets = {}, []
     if cfg.search.budgets and state.final_records and state.predictor is not None:
         say("budget trees")
-        extra["budgets"] = budgets_with_baselines(ctx, state, methods)
+        extra["budgets"], at_budgets = budgets_with_baselines(ctx, state, methods)
     if state.stability is not None:
         extra["stability"] = state.stability
     if state.predictor is not None and "independent" in methods:
@@ -192,15 +203,15 @@ def _run_stages(ctx: Context, until: str, started: float) -> tuple[dict, dict[st
     keep_deployment_figures(out_dir / "results.json", results)
     write_results(out_dir, results)
     write_report_safely(out_dir)
-    return results, methods
+    return RunOutcome(results, methods, at_budgets)
 
 
-def budgets_with_baselines(ctx: Context, state: SearchState,
-                           methods: dict[str, MethodResult]) -> list[dict]:
+def budgets_with_baselines(ctx: Context, state: SearchState, methods: dict[str, MethodResult]
+                           ) -> tuple[list[dict], list[dict[str, MethodResult]]]:
     """search.budgets' trees, each with the run's size-matched baselines (those of
     baselines.at_budgets) retrained at its size and every method compared with it, as the
-    hierarchical tree is."""
-    out = []
+    hierarchical tree is: results.json's rows, and each budget's methods."""
+    out, compared = [], []
     trained = train_budget_trees(ctx, state.predictor, methods.get("independent"))
     for tb in trained:
         at_size = dataclasses.replace(state, tree=tb.tree.spec, final_records=tb.records)
@@ -215,16 +226,23 @@ def budgets_with_baselines(ctx: Context, state: SearchState,
                 entry = METHODS[name].run(ctx, at_size)
                 if entry is not None:
                     here[name] = entry
-        found = compare_methods(here, ctx.tasks)
-        row = budget_json(tb, state.predictor)
-        independent = methods.get("independent")
-        row["baselines"] = {n: {**e.to_json(), **({"vs_independent": compare(e, independent, ctx.tasks)}
-                                                   if independent is not None else {})}
-                            for n, e in here.items() if METHODS[n].size_matched}
-        if found:
-            row["comparisons"] = found
+        row = {**budget_json(tb, state.predictor),
+               **compared_at_budget(here, methods.get("independent"), ctx.tasks)}
         out.append(row)
-    return out
+        compared.append(here)
+    return out, compared
+
+
+def compared_at_budget(here: dict[str, MethodResult], independent: MethodResult | None,
+                       tasks: list[str]) -> dict:
+    """A budget row's size-matched baselines (each against the independent set) and every
+    method's paired comparison with the budget tree."""
+    row = {"baselines": {n: {**e.to_json(), **({"vs_independent": compare(e, independent, tasks)}
+                                               if independent is not None else {})}
+                         for n, e in here.items() if METHODS[n].size_matched}}
+    if found := compare_methods(here, tasks):
+        row["comparisons"] = found
+    return row
 
 
 def check_predictor(ctx: Context, state: SearchState, methods: dict, budgets: list[dict]) -> dict:

@@ -16,10 +16,12 @@ from ..config import RunConfig, dump_config
 from ..errors import HmtlError
 from ..executors import Executor, RunHandle
 from ..records import MethodResult
-from ..results import aggregate, build_results, write_results
+from ..evidence import REFERENCE
+from ..results import aggregate, build_results, compare, write_results
 from ..utils.io import atomic_write_text
 from ..utils.progress import say
-from .run import keep_deployment_figures, run_one, write_report_safely
+from .run import (RunOutcome, compared_at_budget, keep_deployment_figures, run_one,
+                  write_report_safely)
 
 
 def split_config(cfg: RunConfig, i: int) -> RunConfig:
@@ -85,24 +87,56 @@ def pool_splits(parts: list[MethodResult], tasks: list[str]) -> MethodResult:
         records=records)
 
 
-def combine(cfg: RunConfig, outcomes: list[tuple[dict, dict]], seconds: float,
+def pool_budgets(outcomes: list[RunOutcome], independent: MethodResult | None,
+                 tasks: list[str]) -> list[dict]:
+    """search.budgets over several splits: each split chose and trained its own tree for a budget
+    (and its size-matched baselines); a budget's methods are pooled over the splits and compared
+    with its trees over (split, seed) units, as the hierarchical tree is. A budget counts only
+    where every split has it (a split whose budget could not be met has no row for it)."""
+    rows = []
+    for fraction in [b["fraction"] for b in outcomes[0].results.get("budgets") or []]:
+        found = [next(((b, here) for b, here in zip(o.results.get("budgets") or [], o.budgets)
+                       if b["fraction"] == fraction), None) for o in outcomes]
+        if None in found:
+            continue
+        names = [n for n in found[0][1] if all(n in here for _, here in found)]
+        here = {n: pool_splits([h[n] for _, h in found], tasks) for n in names}
+        tree = here[REFERENCE]
+        if independent is not None:
+            tree.vs_independent = compare(tree, independent, tasks)
+        splits = [{"split": i, "params": b["params"], "macs": b["macs"], "tree": b["tree"],
+                   "predicted_drop": b["predicted_drop"], "search": b["search"]}
+                  for i, (b, _) in enumerate(found)]
+        rows.append({"budget": found[0][0]["budget"], "fraction": fraction,
+                     "params": tree.params, "macs": tree.macs, "tree": tree.tree,
+                     "predicted_drop": round(sum(s["predicted_drop"] for s in splits)
+                                             / len(splits), 6),
+                     "search": f"each of the {len(splits)} splits chose its own tree (see \"splits\")",
+                     "method": tree.to_json(), "splits": splits,
+                     **compared_at_budget(here, independent, tasks)})
+    return rows
+
+
+def combine(cfg: RunConfig, outcomes: list[RunOutcome], seconds: float,
             runner: Executor) -> dict:
     tasks = cfg.task_names
-    first = outcomes[0][0]
-    names = [n for n in outcomes[0][1] if all(n in methods for _, methods in outcomes)]
-    methods = {n: pool_splits([methods[n] for _, methods in outcomes], tasks) for n in names}
-    searches = [r["search"] for r, _ in outcomes]
+    first = outcomes[0].results
+    names = [n for n in outcomes[0].methods if all(n in o.methods for o in outcomes)]
+    methods = {n: pool_splits([o.methods[n] for o in outcomes], tasks) for n in names}
+    budgets = pool_budgets(outcomes, methods.get("independent"), tasks)
+    searches = [o.results["search"] for o in outcomes]
     search = {**searches[0], "trainings": sum(s["trainings"] for s in searches),
               "skipped": sum(s.get("skipped", 0) for s in searches),
               "seconds": round(sum(s["seconds"] for s in searches), 1)}
     splits = [{"split": i, "folder": f"split-{i}", "split_seed": cfg.data.split_seed + i,
                "tree": r["hierarchy"]["tree"],
                "depths": {"+".join(c["tasks"]): c["depth"] for c in r["compatibility"]}}
-              for i, (r, _) in enumerate(outcomes)]
+              for i, r in enumerate(o.results for o in outcomes)]
     same_tree = sum(s["tree"] == splits[0]["tree"] for s in splits)
     return build_results(
         tasks, first["seeds"], methods, first["compatibility"], search,
-        extra={"splits": splits,
+        extra={**({"budgets": budgets} if budgets else {}),
+               "splits": splits,
                "hierarchy": {**first["hierarchy"],
                              "notes": first["hierarchy"]["notes"] + [
                                  f"{len(splits)} splits: each searched its own tree (split 0's "
