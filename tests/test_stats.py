@@ -98,3 +98,61 @@ def test_a_single_value_cannot_show_a_difference():
     one = [np.array([[0.2]])]
     c = compare_paired(one)
     assert c.p == 1.0 and not c.shown and c.estimate == pytest.approx(0.2)
+
+
+def simulate_splits(rng, delta, splits=5, seeds=5, tasks=5, split_sd=0.01, training_sd=0.01):
+    """Per task a (splits·seeds × 1) array of task-level differences and each row's split: a
+    split's training and test clips move the difference of every seed of that split alike
+    (N(0, split_sd)), each training adds its own N(0, training_sd)."""
+    out, labels = [], []
+    for _ in range(tasks):
+        rows, where = [], []
+        for s in range(splits):
+            shared = rng.normal(0, split_sd)
+            for _ in range(seeds):
+                rows.append([delta + shared + rng.normal(0, training_sd)])
+                where.append((s, len(where)))
+        out.append(np.array(rows))
+        labels.append(where)
+    return out, labels
+
+
+def test_over_splits_the_split_is_the_unit():
+    """A split's seeds share what the split drew: counted as independent units (25 for 5 × 5),
+    the interval covers a known difference far below its nominal rate; one unit per split (its
+    seeds averaged, t over the splits) covers it at about that rate. evidence.py pairs this way."""
+    rng = np.random.default_rng(7)
+    by_split = by_pair = 0
+    for _ in range(200):
+        diffs, where = simulate_splits(rng, 0.015)
+        splits = compare_paired(diffs, [[s for s, _ in w] for w in where])
+        pairs = compare_paired(diffs, where)
+        assert splits.units == 5 and pairs.units == 25
+        by_split += splits.low <= 0.015 <= splits.high
+        by_pair += pairs.low <= 0.015 <= pairs.high
+    assert by_split >= 180 and by_pair < 170
+
+
+def test_evidence_pairs_seeds_within_a_split_and_counts_splits_as_units():
+    from hmtl.evidence import compare_methods
+    from hmtl.records import MethodResult, TrainRecord
+
+    def method(accuracy) -> MethodResult:
+        records = [TrainRecord(key=f"{split}-{seed}", tag="x", tasks=["t"], tree=[], seed=seed,
+                               params=1, macs=1, val={"t": {"accuracy": 0.5, "n": 100}},
+                               test={"t": {"accuracy": accuracy(split, seed), "n": 100}},
+                               best_epoch=1, epochs=1, seconds=1.0, device="cpu",
+                               extra={"split": split})
+                   for split in (0, 1, 2) for seed in (0, 1, 2)]
+        return MethodResult(params=1, nonzero_params=1, macs=1,
+                            metrics={"t": {"accuracy": 0.8, "primary": "accuracy"}},
+                            primary="accuracy", per_seed=[], records={"t": records})
+
+    # the other method is 1 point worse at split 0, 3 at split 1, 5 at split 2, whatever the seed
+    found = compare_methods({"hierarchical": method(lambda split, seed: 0.8 + 0.01 * seed),
+                             "other": method(lambda split, seed: 0.79 - 0.02 * split
+                                             + 0.01 * seed)}, ["t"])
+    c = found["methods"]["other"]["mean_drop"]
+    assert c["units"] == 3 and c["estimate"] == pytest.approx(0.03)
+    # three split means 1, 3, 5: their standard error 1.15 points, t with 2 degrees of freedom
+    assert c["high"] - c["estimate"] == pytest.approx(4.303 * 0.02 / 3 ** 0.5, rel=1e-3)

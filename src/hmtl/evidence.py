@@ -9,8 +9,11 @@ seed of both methods on the same test clips (a method trained on several trees, 
 pairs each tree's seed s with the hierarchical seed s, and its trees at one seed count as one
 unit: they share the hierarchical training they are paired with). Intervals and p-values come
 from Student's t on a standard error of seeds and clips, Holm corrects over the compared methods
-(utils/stats.py). With several data splits the units are (split, seed) pairs, each one value
-per task (the splits' different test clips carry the clip noise)."""
+(utils/stats.py). With several data splits the pairs are (split, seed), each one value
+per task (the splits' different test clips carry the clip noise), and the unit of the interval
+is the split: a split's seeds share its training and test clips, so they are not independent
+samples of what another split gives; their mean is one value and Student's t runs over the
+splits (splits − 1 degrees of freedom, so a difference needs 4-5 splits to be shown)."""
 
 from __future__ import annotations
 
@@ -34,12 +37,16 @@ def unit(record: TrainRecord) -> tuple[int, int]:
     return record.extra.get("split", 0), record.seed
 
 
+def split_of(record: TrainRecord) -> int:
+    return unit(record)[0]
+
+
 def task_diffs(method: MethodResult, reference: MethodResult, task: str
                ) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
     """(pairs × clips) per-clip drops of `method` against `reference` on one task, or
     (pairs × 1) task-level drops when the metric is not a mean over clips (EER) or the pairs
     come from several splits (whose test clips differ: the splits carry the clip noise); with
-    each row's unit."""
+    each row's unit: its seed, or with several splits its split (whose seeds are averaged)."""
     ours = {unit(r): r for r in reference.records.get(task, [])}
     pairs = [(ours[unit(r)], r) for r in method.records.get(task, []) if unit(r) in ours]
     if not pairs:
@@ -53,7 +60,7 @@ def task_diffs(method: MethodResult, reference: MethodResult, task: str
             rows.append([drop(x, y, metric) for x, y in zip(a, b)])
         else:
             rows.append([drop(_value(ref, task), _value(rec, task), metric)])
-    return np.array(rows, dtype=float), [unit(r) for _, r in pairs]
+    return np.array(rows, dtype=float), [split_of(r) if several else unit(r) for _, r in pairs]
 
 
 def _value(record: TrainRecord, task: str) -> float:

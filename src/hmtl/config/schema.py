@@ -64,8 +64,9 @@ class DataConfig:
     split_seed: int = _help("seed of the random split", default=0)
     splits: int = _help(
         "run the whole method on this many splits (seeds split_seed, split_seed+1, ...) and "
-        "combine them: results and paired comparisons over splits × seeds (each split is its "
-        "own resumable run folder, OUT/split-i)", default=1)
+        "combine them: results over splits × seeds, paired comparisons by (split, seed) with "
+        "the split as the unit, so 4-5 splits to show a difference (each split is its own "
+        "resumable run folder, OUT/split-i)", default=1)
     split_by: Literal["stratified", "group"] = _help(
         "stratified random split, or group-disjoint by the manifest's group column", default="stratified")
     stratify_by: str | None = _help("task whose classes the split stratifies (default: first task)",

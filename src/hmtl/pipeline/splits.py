@@ -1,8 +1,8 @@
 """Repeated splits (data.splits = N): the whole method, stages 1-3 and every compared method,
 runs once per split of the clips into train/val/test (data.split_seed, +1, …), each in its own
 run folder OUT/split-i, resumable like any run. OUT/results.json combines them: each method's
-metrics over splits × seeds, and its paired comparison with the hierarchical model over (split,
-seed) units (evidence.py). One split is one sample of the clips; the spread over splits is what
+metrics over splits × seeds, and its paired comparison with the hierarchical model, paired by
+(split, seed) with the split as the unit (evidence.py). One split is one sample of the clips; the spread over splits is what
 a user's next recording session will see, and what one fixed split leaves out."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def pool_budgets(outcomes: list[RunOutcome], independent: MethodResult | None,
                  tasks: list[str]) -> list[dict]:
     """search.budgets over several splits: each split chose and trained its own tree for a budget
     (and its size-matched baselines); a budget's methods are pooled over the splits and compared
-    with its trees over (split, seed) units, as the hierarchical tree is. A budget counts only
+    with its trees, paired by (split, seed), as the hierarchical tree is. A budget counts only
     where every split has it (a split whose budget could not be met has no row for it)."""
     rows = []
     for fraction in [b["fraction"] for b in outcomes[0].results.get("budgets") or []]:

@@ -3,7 +3,8 @@ paired (same seeds, same splits, same test clips) and reported with a 95 % inter
 corrected for the number of comparisons; a difference whose interval includes 0 is "no
 difference shown".
 
-The unit of a comparison is a training unit: a seed, or a seed of a split. `diffs[t]` is a
+The unit of a comparison is a training unit: a seed, or with several splits a split (its seeds
+share its training and test clips: evidence.py averages them). `diffs[t]` is a
 (rows × clips) array of per-clip differences for task t, one row per pair of trainings; rows
 of one unit (several trainings of a method at one seed, e.g. ten random trees) are averaged
 first, since they share the reference's training. Two sources of noise go into the interval:
