@@ -230,16 +230,19 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
     seeds = len(points[0]["results"]["seeds"])
     splits = over_splits(points[0]["results"])
     per = (f"{seeds} seed(s) per model on each of {splits} splits of the clips (data.splits; "
-           f"each split searches its own trees, pairs are (split, seed) units, one value per "
-           f"task: the splits' different test clips carry the clip noise)" if splits else
+           f"each split searches and chooses its own trees)" if splits else
            f"{seeds} seed(s) per model")
+    how = ("paired by (split, seed): the difference in mean drop (positive: the method loses "
+           "more than the searched tree), its 95 % interval and p-value from Student's t over "
+           "the splits, each split's seeds averaged into one value" if splits else
+           "paired by seed and test clip: the difference in mean drop (positive: the method "
+           "loses more than the searched tree), its 95 % interval over seeds and clips and its "
+           "p-value (Student's t on the seeds' training noise and the test clips; the random "
+           "trees of one seed count as one unit)")
     text = [f"### {name}", "", f"{when}, {where}; {per}.", "", *cmds, "",
-            "Every method against the hierarchical one, paired by seed and test clip: the "
-            "difference in mean drop (positive: the method loses more than the searched tree), "
-            "its 95 % interval over seeds and clips and its p-value (Student's t on the seeds' "
-            "training noise and the test clips; the random trees of one seed count as one unit), "
-            "Holm-corrected over the methods. \"no difference shown\": the interval includes 0 or "
-            "the corrected p is not below 0.05.",
+            f"Every method against the hierarchical one, {how}, Holm-corrected over the methods. "
+            "\"no difference shown\": the interval includes 0 or the corrected p is not below "
+            "0.05.",
             "", *head, *rows, "", "The searched tree among random trees of its size:", "",
             *nulls, "", f"At {100 * (1 - BUDGET):.0f} % fewer params than the independent set "
             "(search.budgets: the tree of lowest predicted drop, or with search.budget_candidates "
