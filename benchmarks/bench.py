@@ -329,7 +329,8 @@ def main(argv=None) -> int:
                          f"{CANDIDATES}; 1: the predicted tree alone)")
     ap.add_argument("--splits", type=int, default=1,
                     help="run the whole method on this many splits of the clips (data.splits) "
-                         "and pool them: paired comparisons over splits × seeds (default 1)")
+                         "and pool them: paired by (split, seed), interval over the splits "
+                         "(default 1)")
     ap.add_argument("--write", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args(argv)
     if args.short:

@@ -78,6 +78,7 @@ def clips(export_run_dir, tmp_path_factory):
     files["empty"].write_bytes(b"")
     return files
 
+
 def shared_corpus(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_dir():

@@ -210,7 +210,9 @@ def test_repeated_splits_run_the_method_per_split_and_pair_over_splits_and_seeds
         assert entry["per_seed_ids"] == [{"split": 0, "seed": 0}, {"split": 1, "seed": 0}], name
         assert len(entry["per_seed"]) == 2
     flat = r["comparisons"]["methods"]["flat"]["mean_drop"]
-    assert flat["units"] == 2 and flat["clips"] == 2           # one value per (split, seed) and task
+    assert flat["units"] == 2 and flat["clips"] == 2           # one value per split and task
+    assert "interval over the splits" in r["comparisons"]["endpoint"]
+    assert "Student's t over the splits" in (tmp_path / "run" / "results.md").read_text()
     # the budget: each split chose and trained its own tree; pooled, and compared over both
     parts = [json.loads((tmp_path / "run" / f"split-{i}" / "results.json").read_text())["budgets"][0]
              for i in (0, 1)]
@@ -237,3 +239,35 @@ def test_repeated_splits_run_the_method_per_split_and_pair_over_splits_and_seeds
     with pytest.raises(HmtlError, match="has a split column"):
         run_pipeline(tiny_config(with_split, overrides=["data.splits=2"]), tmp_path / "x",
                      verbose=False)
+
+
+def test_a_budget_or_baseline_missing_in_a_split_is_left_out_and_said():
+    from hmtl.pipeline.run import RunOutcome
+    from hmtl.pipeline.splits import pool_budgets
+    from hmtl.records import MethodResult, TrainRecord
+
+    def method(split: int, accuracy: float) -> MethodResult:
+        records = [TrainRecord(key=f"{split}-{seed}", tag="x", tasks=["t"], tree=[], seed=seed,
+                               params=10, macs=10, val={"t": {"accuracy": 0.5, "n": 50}},
+                               test={"t": {"accuracy": accuracy, "n": 50}}, best_epoch=1,
+                               epochs=1, seconds=1.0, device="cpu") for seed in (0, 1)]
+        return MethodResult(params=10, nonzero_params=10, macs=10,
+                            metrics={"t": {"accuracy": accuracy, "primary": "accuracy"}},
+                            primary="accuracy", per_seed=[{"t": accuracy}] * 2,
+                            records={"t": records})
+
+    def row(fraction: float) -> dict:
+        return {"budget": 10, "fraction": fraction, "params": 10, "macs": 10, "tree": [],
+                "predicted_drop": 0.01, "predicted_task_drops": {"t": 0.01}, "search": "x"}
+
+    outcomes = [RunOutcome({"budgets": [row(0.4), row(0.6)]}, {},
+                           [{"hierarchical": method(0, 0.8), "random_tree": method(0, 0.7)},
+                            {"hierarchical": method(0, 0.8)}]),
+                RunOutcome({"budgets": [row(0.4)]}, {},
+                           [{"hierarchical": method(1, 0.8)}])]
+    rows, notes = pool_budgets(outcomes, None, ["t"])
+    assert [r["fraction"] for r in rows] == [0.4] and "random_tree" not in rows[0]["baselines"]
+    assert rows[0]["method"]["per_seed_ids"] == [{"split": s, "seed": k} for s in (0, 1)
+                                                 for k in (0, 1)]
+    assert notes == ["budget 0.4: ['random_tree'] not trained in every split, left out",
+                     "budget 0.6: not in split(s) [1], left out of the combined results"]

@@ -133,26 +133,64 @@ def test_over_splits_the_split_is_the_unit():
     assert by_split >= 180 and by_pair < 170
 
 
-def test_evidence_pairs_seeds_within_a_split_and_counts_splits_as_units():
-    from hmtl.evidence import compare_methods
+def _method(accuracy, units, tasks=("t",)):
+    """A made-up method: one training per (split, seed, draw) in `units`, each task's test
+    accuracy accuracy(split, seed, draw)."""
     from hmtl.records import MethodResult, TrainRecord
 
-    def method(accuracy) -> MethodResult:
-        records = [TrainRecord(key=f"{split}-{seed}", tag="x", tasks=["t"], tree=[], seed=seed,
-                               params=1, macs=1, val={"t": {"accuracy": 0.5, "n": 100}},
-                               test={"t": {"accuracy": accuracy(split, seed), "n": 100}},
-                               best_epoch=1, epochs=1, seconds=1.0, device="cpu",
-                               extra={"split": split})
-                   for split in (0, 1, 2) for seed in (0, 1, 2)]
-        return MethodResult(params=1, nonzero_params=1, macs=1,
-                            metrics={"t": {"accuracy": 0.8, "primary": "accuracy"}},
-                            primary="accuracy", per_seed=[], records={"t": records})
+    records = [TrainRecord(key=f"{split}-{seed}-{draw}", tag="x", tasks=list(tasks), tree=[],
+                           seed=seed, params=1, macs=1,
+                           val={t: {"accuracy": 0.5, "n": 100} for t in tasks},
+                           test={t: {"accuracy": accuracy(split, seed, draw), "n": 100}
+                                 for t in tasks},
+                           best_epoch=1, epochs=1, seconds=1.0, device="cpu",
+                           extra={"split": split})
+               for split, seed, draw in units]
+    return MethodResult(params=1, nonzero_params=1, macs=1,
+                        metrics={t: {"accuracy": 0.8, "primary": "accuracy"} for t in tasks},
+                        primary="accuracy", per_seed=[], records={t: records for t in tasks})
 
-    # the other method is 1 point worse at split 0, 3 at split 1, 5 at split 2, whatever the seed
-    found = compare_methods({"hierarchical": method(lambda split, seed: 0.8 + 0.01 * seed),
-                             "other": method(lambda split, seed: 0.79 - 0.02 * split
-                                             + 0.01 * seed)}, ["t"])
-    c = found["methods"]["other"]["mean_drop"]
+
+def test_evidence_pairs_seeds_within_a_split_and_counts_splits_as_units():
+    from hmtl.evidence import compare_methods
+
+    units = [(split, seed, 0) for split in (0, 1, 2) for seed in (0, 1, 2)]
+    reference = _method(lambda split, seed, _: 0.8 + 0.01 * seed, units)
+    # the other method loses 1, 3, 5 points at splits 0, 1, 2 on average over its seeds, which
+    # lose 0, 1 and 2 points more than each other within a split: paired by (split, seed)
+    other = _method(lambda split, seed, _: 0.79 - 0.02 * split + 0.01 * seed
+                    - 0.01 * (seed - 1), units)
+    c = compare_methods({"hierarchical": reference, "other": other}, ["t"])
+    c = c["methods"]["other"]["mean_drop"]
     assert c["units"] == 3 and c["estimate"] == pytest.approx(0.03)
     # three split means 1, 3, 5: their standard error 1.15 points, t with 2 degrees of freedom
     assert c["high"] - c["estimate"] == pytest.approx(4.303 * 0.02 / 3 ** 0.5, rel=1e-3)
+
+
+def test_over_splits_each_seed_counts_once_whatever_its_number_of_trees():
+    """Random trees: 3 trees at seed 0 of each split, 1 at seed 1; a seed's trees are one value,
+    so the split's value is the mean of its two seeds, not of its four trainings."""
+    from hmtl.evidence import compare_methods
+
+    reference = _method(lambda *_: 0.8, [(split, seed, 0) for split in (0, 1) for seed in (0, 1)])
+    trees = [(split, 0, draw) for split in (0, 1) for draw in range(3)] + \
+        [(split, 1, 0) for split in (0, 1)]
+    # seed 0's trees lose 2 points, seed 1's 6 (split 0) or 8 (split 1)
+    other = _method(lambda split, seed, _: 0.78 if seed == 0 else 0.74 - 0.02 * split, trees)
+    c = compare_methods({"hierarchical": reference, "random_tree": other}, ["t"])
+    c = c["methods"]["random_tree"]["mean_drop"]
+    assert c["units"] == 2 and c["estimate"] == pytest.approx((0.04 + 0.05) / 2)
+
+
+def test_over_splits_a_task_paired_in_one_split_only_still_compares():
+    """The unit is decided once for the comparison: a task whose trainings of the method exist in
+    one split only pairs there, and the tasks share the split that both have."""
+    from hmtl.evidence import compare_methods
+
+    both = [(split, seed, 0) for split in (0, 1) for seed in (0, 1)]
+    reference = _method(lambda *_: 0.8, both, tasks=("a", "b"))
+    other = _method(lambda *_: 0.75, both, tasks=("a", "b"))
+    other.records["b"] = [r for r in other.records["b"] if r.extra["split"] == 0]
+    c = compare_methods({"hierarchical": reference, "other": other}, ["a", "b"])
+    c = c["methods"]["other"]["mean_drop"]
+    assert c["units"] == 1 and c["estimate"] == pytest.approx(0.05)

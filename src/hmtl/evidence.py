@@ -30,6 +30,11 @@ ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accur
             "method minus hierarchical: positive = the method loses more; paired by seed and "
             "test clip; 95 % interval over seeds and clips (Student's t); its p-value, "
             "Holm-corrected over the methods compared")
+ENDPOINT_SPLITS = ("difference in mean drop over the tasks measured in fractions (accuracy, "
+                   "EER), method minus hierarchical: positive = the method loses more; paired "
+                   "by split and seed; 95 % interval over the splits, each split's seeds "
+                   "averaged (Student's t); its p-value, Holm-corrected over the methods "
+                   "compared")
 
 
 def unit(record: TrainRecord) -> tuple[int, int]:
@@ -37,30 +42,39 @@ def unit(record: TrainRecord) -> tuple[int, int]:
     return record.extra.get("split", 0), record.seed
 
 
-def split_of(record: TrainRecord) -> int:
-    return unit(record)[0]
+def several_splits(reference: MethodResult) -> bool:
+    """Whether the reference's trainings come from several splits (data.splits): then the split,
+    not the seed, is the unit of every comparison with it."""
+    return len({unit(r)[0] for recs in reference.records.values() for r in recs}) > 1
 
 
-def task_diffs(method: MethodResult, reference: MethodResult, task: str
-               ) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+def task_diffs(method: MethodResult, reference: MethodResult, task: str, several: bool = False
+               ) -> tuple[np.ndarray, list] | None:
     """(pairs × clips) per-clip drops of `method` against `reference` on one task, or
-    (pairs × 1) task-level drops when the metric is not a mean over clips (EER) or the pairs
-    come from several splits (whose test clips differ: the splits carry the clip noise); with
-    each row's unit: its seed, or with several splits its split (whose seeds are averaged)."""
+    (pairs × 1) task-level drops when the metric is not a mean over clips (EER); with each row's
+    unit, its (split, seed). Over several splits (whose test clips differ: the splits carry the
+    clip noise): one task-level drop per (split, seed), its trainings averaged (the random
+    trees of one seed), labelled with its split, whose seeds stats.unit_means averages."""
     ours = {unit(r): r for r in reference.records.get(task, [])}
     pairs = [(ours[unit(r)], r) for r in method.records.get(task, []) if unit(r) in ours]
     if not pairs:
         return None
     metric = primary_metric(pairs[0][0].test[task])
-    several = len({unit(r)[0] for _, r in pairs}) > 1
+    if several:
+        drops: dict[tuple[int, int], list[float]] = {}
+        for ref, rec in pairs:
+            drops.setdefault(unit(rec), []).append(
+                drop(_value(ref, task), _value(rec, task), metric))
+        return (np.array([[float(np.mean(v))] for v in drops.values()]),
+                [split for split, _ in drops])
     rows = []
     for ref, rec in pairs:
         a, b = per_clip_values(ref.test[task]), per_clip_values(rec.test[task])
-        if a is not None and b is not None and len(a) == len(b) and a and not several:
+        if a is not None and b is not None and len(a) == len(b) and a:
             rows.append([drop(x, y, metric) for x, y in zip(a, b)])
         else:
             rows.append([drop(_value(ref, task), _value(rec, task), metric)])
-    return np.array(rows, dtype=float), [split_of(r) if several else unit(r) for _, r in pairs]
+    return np.array(rows, dtype=float), [unit(r) for _, r in pairs]
 
 
 def _value(record: TrainRecord, task: str) -> float:
@@ -85,11 +99,12 @@ def compare_methods(methods: dict[str, MethodResult], tasks: list[str]) -> dict 
               if metric_spec(primary_metric(reference.metrics[t])).fraction]
     independent = methods.get("independent")
     open_tasks = [t for t in pooled if independent is None or not at_ceiling(independent, t)]
+    several = several_splits(reference)
     out: dict[str, dict] = {}
     for name, method in methods.items():
         if name == REFERENCE or not method.records:
             continue
-        found = {t: task_diffs(method, reference, t) for t in tasks}
+        found = {t: task_diffs(method, reference, t, several) for t in tasks}
         if any(found[t] is None for t in pooled):
             continue
         diffs = {t: f[0] for t, f in found.items() if f is not None}
@@ -108,7 +123,8 @@ def compare_methods(methods: dict[str, MethodResult], tasks: list[str]) -> dict 
     for name, p in zip(primary, adjusted):
         c = out[name]["mean_drop"]
         out[name]["mean_drop"] = Comparison(c.estimate, c.low, c.high, c.p, c.units, c.clips, p)
-    return {"reference": REFERENCE, "endpoint": ENDPOINT, "tasks": pooled,
+    return {"reference": REFERENCE, "endpoint": ENDPOINT_SPLITS if several else ENDPOINT,
+            "tasks": pooled,
             "not_at_ceiling": open_tasks,
             "methods": {name: {k: (v.to_json() if isinstance(v, Comparison) else
                                    {t: c.to_json() for t, c in v.items()} if isinstance(v, dict)

@@ -221,9 +221,12 @@ def comparison_lines(results: dict) -> list[str]:
     found = results.get("comparisons")
     if not found or not found.get("methods"):
         return []
-    lines = ["", f"Each method against {found['reference']} (paired by seed and test clip; "
-             "difference in mean drop, points, positive = the method loses more; 95 % interval; "
-             "Student's t on seeds and clips, Holm-corrected p):", "",
+    how = ("paired by split and seed; difference in mean drop, points, positive = the method "
+           "loses more; 95 % interval; Student's t over the splits, each split's seeds "
+           "averaged, Holm-corrected p" if results.get("splits") else
+           "paired by seed and test clip; difference in mean drop, points, positive = the "
+           "method loses more; 95 % interval; Student's t on seeds and clips, Holm-corrected p")
+    lines = ["", f"Each method against {found['reference']} ({how}):", "",
              "| method | Δ mean drop (pts) | 95 % interval | p (Holm) | verdict |",
              "|---|---|---|---|---|"]
     for name, entry in found["methods"].items():

@@ -88,18 +88,26 @@ def pool_splits(parts: list[MethodResult], tasks: list[str]) -> MethodResult:
 
 
 def pool_budgets(outcomes: list[RunOutcome], independent: MethodResult | None,
-                 tasks: list[str]) -> list[dict]:
+                 tasks: list[str]) -> tuple[list[dict], list[str]]:
     """search.budgets over several splits: each split chose and trained its own tree for a budget
     (and its size-matched baselines); a budget's methods are pooled over the splits and compared
-    with its trees, paired by (split, seed), as the hierarchical tree is. A budget counts only
-    where every split has it (a split whose budget could not be met has no row for it)."""
-    rows = []
-    for fraction in [b["fraction"] for b in outcomes[0].results.get("budgets") or []]:
+    with its trees, paired by (split, seed), as the hierarchical tree is. A budget or baseline
+    counts only where every split has it; what is left out is said in the notes returned."""
+    rows, notes = [], []
+    fractions = list(dict.fromkeys(b["fraction"] for o in outcomes
+                                   for b in o.results.get("budgets") or []))
+    for fraction in fractions:
         found = [next(((b, here) for b, here in zip(o.results.get("budgets") or [], o.budgets)
                        if b["fraction"] == fraction), None) for o in outcomes]
         if None in found:
+            notes.append(f"budget {fraction:g}: not in split(s) "
+                         f"{[i for i, f in enumerate(found) if f is None]}, left out of the "
+                         f"combined results")
             continue
         names = [n for n in found[0][1] if all(n in here for _, here in found)]
+        lost = sorted({n for _, here in found for n in here} - set(names))
+        if lost:
+            notes.append(f"budget {fraction:g}: {lost} not trained in every split, left out")
         here = {n: pool_splits([h[n] for _, h in found], tasks) for n in names}
         tree = here[REFERENCE]
         if independent is not None:
@@ -111,10 +119,13 @@ def pool_budgets(outcomes: list[RunOutcome], independent: MethodResult | None,
                      "params": tree.params, "macs": tree.macs, "tree": tree.tree,
                      "predicted_drop": round(sum(s["predicted_drop"] for s in splits)
                                              / len(splits), 6),
+                     "predicted_task_drops": {t: round(sum(b["predicted_task_drops"][t]
+                                                           for b, _ in found) / len(found), 6)
+                                              for t in found[0][0]["predicted_task_drops"]},
                      "search": f"each of the {len(splits)} splits chose its own tree (see \"splits\")",
                      "method": tree.to_json(), "splits": splits,
                      **compared_at_budget(here, independent, tasks)})
-    return rows
+    return rows, notes
 
 
 def combine(cfg: RunConfig, outcomes: list[RunOutcome], seconds: float,
@@ -123,7 +134,7 @@ def combine(cfg: RunConfig, outcomes: list[RunOutcome], seconds: float,
     first = outcomes[0].results
     names = [n for n in outcomes[0].methods if all(n in o.methods for o in outcomes)]
     methods = {n: pool_splits([o.methods[n] for o in outcomes], tasks) for n in names}
-    budgets = pool_budgets(outcomes, methods.get("independent"), tasks)
+    budgets, left_out = pool_budgets(outcomes, methods.get("independent"), tasks)
     searches = [o.results["search"] for o in outcomes]
     search = {**searches[0], "trainings": sum(s["trainings"] for s in searches),
               "skipped": sum(s.get("skipped", 0) for s in searches),
@@ -140,7 +151,8 @@ def combine(cfg: RunConfig, outcomes: list[RunOutcome], seconds: float,
                "hierarchy": {**first["hierarchy"],
                              "notes": first["hierarchy"]["notes"] + [
                                  f"{len(splits)} splits: each searched its own tree (split 0's "
-                                 f"is shown); {same_tree} of {len(splits)} found split 0's tree"]},
+                                 f"is shown); {same_tree} of {len(splits)} found split 0's tree"]
+                             + left_out},
                "run": {"wall_seconds": round(seconds, 1), "executor": runner.name,
                        "trained_now": runner.trained, "reused": runner.reused,
                        "threads_per_training": sorted(runner.threads_seen)}})

@@ -129,6 +129,9 @@ def budgets_section(info: RunInfo) -> str:
                      + ".</p>")
     intro = ("One stage-2 sweep predicts every tree's drop from the measured per-depth pair drops; "
              "for each parameter budget the tree of lowest predicted drop was trained "
-             f"{over_seeds(len(info.seeds))} and measured on the test split.")
+             f"{over_seeds(len(info.seeds))} and measured on the test split."
+             + (" Over several splits each split chose its own tree for a budget: the table "
+                "gives their mean size and pools their seeds (each split's own tree is in its "
+                "folder's report)." if any(b.get("splits") for b in budgets) else ""))
     return section("budgets", "What the search is worth: random trees, budgets, stability",
                    "".join(parts), intro)

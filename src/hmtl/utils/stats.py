@@ -41,7 +41,7 @@ class Comparison:
     low: float
     high: float
     p: float                  # two-sided permutation p-value
-    units: int                # seeds (× splits) paired
+    units: int                # seeds paired (with several splits: the splits)
     clips: int                # test clips per task, summed over tasks
     p_holm: float | None = None
 
