@@ -271,3 +271,15 @@ def test_a_budget_or_baseline_missing_in_a_split_is_left_out_and_said():
                                                  for k in (0, 1)]
     assert notes == ["budget 0.4: ['random_tree'] not trained in every split, left out",
                      "budget 0.6: not in split(s) [1], left out of the combined results"]
+
+
+def test_pooled_sizes_are_the_splits_mean_when_only_the_non_zero_weights_differ():
+    """LTH prunes each split's dense network to that split's tree size: one dense size and tree,
+    several non-zero counts; the pooled method reports their mean, not split 0's."""
+    from hmtl.pipeline.splits import pool_splits
+    from hmtl.records import MethodResult
+
+    parts = [MethodResult(params=100, nonzero_params=n, macs=10, metrics={}, primary="accuracy",
+                          per_seed=[], tree=[[["a"], ["b"]]]) for n in (20, 30)]
+    pooled = pool_splits(parts, ["a", "b"])
+    assert (pooled.params, pooled.nonzero_params, pooled.tree) == (100, 25, None)

@@ -69,7 +69,8 @@ def pool_splits(parts: list[MethodResult], tasks: list[str]) -> MethodResult:
                 records[t].append(r)
         ids += [{"split": i, "seed": r.seed} for r in part.records.get(tasks[0], [])]
     metrics = {t: aggregate(records[t], [t])[t] for t in tasks if records[t]}
-    same = all(p.tree == parts[0].tree and p.params == parts[0].params for p in parts)
+    same = all(p.tree == parts[0].tree and p.params == parts[0].params
+               and p.nonzero_params == parts[0].nonzero_params for p in parts)
 
     def mean(values):
         return round(sum(values) / len(values))
