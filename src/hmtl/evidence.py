@@ -26,15 +26,13 @@ from .utils.stats import Comparison, compare_paired, holm
 REFERENCE = "hierarchical"
 CEILING = 0.99                    # a task the independent models get 99 % right is at ceiling
 
-ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accuracy, EER), "
-            "method minus hierarchical: positive = the method loses more; paired by seed and "
-            "test clip; 95 % interval over seeds and clips (Student's t); its p-value, "
-            "Holm-corrected over the methods compared")
-ENDPOINT_SPLITS = ("difference in mean drop over the tasks measured in fractions (accuracy, "
-                   "EER), method minus hierarchical: positive = the method loses more; paired "
-                   "by split and seed; 95 % interval over the splits, each split's seeds "
-                   "averaged (Student's t); its p-value, Holm-corrected over the methods "
-                   "compared")
+_ENDPOINT = ("difference in mean drop over the tasks measured in fractions (accuracy, EER), "
+             "method minus hierarchical: positive = the method loses more; {paired}; its "
+             "p-value, Holm-corrected over the methods compared")
+ENDPOINT = _ENDPOINT.format(paired="paired by seed and test clip; 95 % interval over seeds and "
+                                   "clips (Student's t)")
+ENDPOINT_SPLITS = _ENDPOINT.format(paired="paired by split and seed; 95 % interval over the "
+                                          "splits, each split's seeds averaged (Student's t)")
 
 
 def unit(record: TrainRecord) -> tuple[int, int]:

@@ -1,9 +1,10 @@
 """Repeated splits (data.splits = N): the whole method, stages 1-3 and every compared method,
 runs once per split of the clips into train/val/test (data.split_seed, +1, …), each in its own
 run folder OUT/split-i, resumable like any run. OUT/results.json combines them: each method's
-metrics over splits × seeds, and its paired comparison with the hierarchical model, paired by
-(split, seed) with the split as the unit (evidence.py). One split is one sample of the clips; the spread over splits is what
-a user's next recording session will see, and what one fixed split leaves out."""
+metrics over splits × seeds, and its comparison with the hierarchical model, paired by (split,
+seed) with the split as the unit (evidence.py); each budget's trees and baselines likewise. One
+split is one sample of the clips; the spread over splits is what a user's next recording session
+will see, and what one fixed split leaves out."""
 
 from __future__ import annotations
 
