@@ -103,7 +103,7 @@ def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
     trainings = [json.loads(p.read_text()) for p in (ROOT / out).glob("**/runs/*/metrics.json")]
-    return {"scale": scale, "widths": widths, "command": "hmtl " + shlex.join(cmd),
+    return {"scale": scale, "widths": widths, "command": "hmtl " + shlex.join(cmd), "out": out,
             "wall": time.perf_counter() - start, "results": results, "trainings": len(trainings),
             "train_seconds": sum(t.get("seconds", 0) for t in trainings)}
 
@@ -147,23 +147,49 @@ def method_rows(results: dict, label: str) -> list[str]:
 
 def over_splits(results: dict) -> int:
     """How many splits a run's results pool (data.splits): each split searched its own tree,
-    so its rank among random trees and the predictor's ranking are in each split's folder."""
+    so its rank among random trees and the predictor's ranking come from each split's folder."""
     return len(results.get("splits") or [])
 
 
-def null_line(results: dict, label: str) -> str:
-    if over_splits(results):
-        return (f"- {label}: over {over_splits(results)} splits, each with its own searched tree "
-                f"and random trees (each split's rank: its folder's results.json)")
+def split_results(results: dict, folder: Path | None) -> list[tuple[int, dict]]:
+    """(split, its results.json) for each split of a pooled run whose folder is there."""
+    out = []
+    for s in results.get("splits") or []:
+        path = folder / s["folder"] / "results.json" if folder else None
+        if path and path.exists():
+            out.append((s["split"], json.loads(path.read_text())))
+    return out
+
+
+def _rank(results: dict) -> tuple[str, int, int] | None:
+    """The searched tree's rank among its random trees: the words, and (at least as good, of)."""
     rt = results["methods"].get("random_tree") or {}
     s = rt.get("searched")
     if not s:
-        return f"- {label}: no random trees of this size"
+        return None
     lo, hi = s["at_least_as_good_interval"]
     size = "exactly its size" if rt.get("same_size") else "about its size"
-    return (f"- {label}: the searched tree beats {100 * s['percentile']:.0f} % of {s['trees']} "
-            f"random trees of {size}; {100 * s['at_least_as_good']:.0f} % of them are at least "
-            f"as good (95 % interval {100 * lo:.0f}-{100 * hi:.0f} %)")
+    return (f"beats {100 * s['percentile']:.0f} % of {s['trees']} random trees of {size}; "
+            f"{100 * s['at_least_as_good']:.0f} % of them are at least as good (95 % interval "
+            f"{100 * lo:.0f}-{100 * hi:.0f} %)", round(s["at_least_as_good"] * s["trees"]),
+            s["trees"])
+
+
+def null_line(results: dict, label: str, folder: Path | None = None) -> str:
+    if over_splits(results):
+        head = (f"- {label}: over {over_splits(results)} splits, each with its own searched tree "
+                f"and random trees")
+        ranks = [(i, r) for i, res in split_results(results, folder) if (r := _rank(res))]
+        if not ranks:
+            return head + " (each split's rank: its folder's results.json)"
+        good, trees = sum(r[1] for _, r in ranks), sum(r[2] for _, r in ranks)
+        return (head + f"; in all, {good} of {trees} random trees are at least as good as their "
+                f"split's searched tree. Per split: "
+                + "; ".join(f"split {i} {r[0].split(';')[0]}" for i, r in ranks))
+    r = _rank(results)
+    if not r:
+        return f"- {label}: no random trees of this size"
+    return f"- {label}: the searched tree {r[0]}"
 
 
 def budget_line(results: dict, label: str) -> tuple[str, bool]:
@@ -197,13 +223,24 @@ def budget_line(results: dict, label: str) -> tuple[str, bool]:
             f"{'MET' if met else 'not met'}"), met
 
 
-def predictor_line(results: dict, label: str) -> str:
+def predictor_line(results: dict, label: str, folder: Path | None = None) -> str:
     """How well stage 2's predicted drop ranked the trees trained: over all of them, and among
     the trees of one size (the random trees with the searched or the budget tree), where a
-    budget makes its choice."""
-    p = results.get("predictor") or {}
+    budget makes its choice; per split for a pooled run."""
     if over_splits(results):
-        return f"- {label}: per split (each split's folder's results.json)"
+        per = [(i, res.get("predictor") or {}) for i, res in split_results(results, folder)]
+        per = [(i, p) for i, p in per if p.get("spearman") is not None]
+        if not per:
+            return f"- {label}: per split (each split's folder's results.json)"
+        return (f"- {label}: per split, Spearman over the distinct trees trained "
+                + ", ".join(f"{p['spearman']:+.2f} (split {i}, {len(p['trees'])} trees)"
+                            for i, p in per)
+                + "; among the trees of one size: "
+                + "; ".join(f"split {i} " + ", ".join(
+                    ("—" if g["spearman"] is None else f"{g['spearman']:+.2f}")
+                    + f" ({g['trees']} of {g['params']:,} params)"
+                    for g in p.get("same_size") or []) for i, p in per))
+    p = results.get("predictor") or {}
     if p.get("spearman") is None:
         return f"- {label}: too few trees to rank"
     same = "".join(f"; among the {g['trees']} trees of {g['params']:,} params "
@@ -221,10 +258,11 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
     for p in points:
         label = f"×{p['scale']:g} {p['widths']}"
         rows += method_rows(p["results"], label)
-        nulls.append(null_line(p["results"], label))
+        folder = ROOT / p["out"] if p.get("out") else None
+        nulls.append(null_line(p["results"], label, folder))
         line, _ = budget_line(p["results"], label)
         budgets.append(line)
-        ranks.append(predictor_line(p["results"], label))
+        ranks.append(predictor_line(p["results"], label, folder))
         cmds.append(f"- `{p['command']}`: {p['wall'] / 60:.1f} min wall this invocation; "
                     f"{p['trainings']} trainings, {p['train_seconds'] / 60:.0f} min of training")
     seeds = len(points[0]["results"]["seeds"])

@@ -35,9 +35,10 @@ def test_speed_compares_time_per_training_across_widths_with_macs(monkeypatch):
     sys.modules.pop("speed", None)
 
 
-def test_bench_reads_a_run_pooled_over_splits(monkeypatch):
-    """A data.splits run has no single searched tree to rank: the lines say where each split's
-    rank is, and the budget line names the splits' own trees instead of candidates."""
+def test_bench_reads_a_run_pooled_over_splits(monkeypatch, tmp_path):
+    """A data.splits run has no single searched tree to rank: the lines give each split's rank
+    and predictor figures from its folder (or say where they are), and the budget line names
+    the splits' own trees instead of candidates."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     bench = importlib.import_module("bench")
     ci = {"estimate": 0.015, "low": 0.006, "high": 0.023, "shown": True, "p_holm": 0.01}
@@ -53,6 +54,25 @@ def test_bench_reads_a_run_pooled_over_splits(monkeypatch):
     line, met = bench.budget_line(pooled, "x")
     assert "each of the 2 splits chose its own, 30,134-32,390 params" in line
     assert "+1.5 [+0.6, +2.3] (budget tree better)" in line and met
+    # with the run's folder, each split's own rank and predictor figures, and their sum
+    import json
+
+    for i, (better, spearman) in enumerate([(7, 0.65), (9, 0.88)]):
+        (tmp_path / f"split-{i}").mkdir()
+        (tmp_path / f"split-{i}" / "results.json").write_text(json.dumps({
+            "methods": {"random_tree": {"same_size": True, "searched": {
+                "percentile": better / 10, "trees": 10, "at_least_as_good": 1 - better / 10,
+                "at_least_as_good_interval": [0.1, 0.6]}}},
+            "predictor": {"spearman": spearman, "trees": [{}] * 25,
+                          "same_size": [{"trees": 11, "params": 23302, "spearman": 0.5}]}}))
+    folders = {**pooled, "splits": [{"split": 0, "folder": "split-0"},
+                                    {"split": 1, "folder": "split-1"}]}
+    line = bench.null_line(folders, "x", tmp_path)
+    assert "in all, 4 of 20 random trees are at least as good" in line
+    assert "split 0 beats 70 % of 10" in line and "split 1 beats 90 % of 10" in line
+    line = bench.predictor_line(folders, "x", tmp_path)
+    assert "+0.65 (split 0, 25 trees), +0.88 (split 1, 25 trees)" in line
+    assert "split 1 +0.50 (11 of 23,302 params)" in line
     one = {"methods": {"random_tree": {}}, "budgets": [{**budget, "splits": None}]}
     assert bench.null_line(one, "x") == "- x: no random trees of this size"
     assert "splits chose" not in bench.budget_line(one, "x")[0]
