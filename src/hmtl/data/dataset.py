@@ -17,6 +17,9 @@ from ..tasks import TaskInfo, task_type
 from ..utils.io import read_json
 from .manifest import SPLITS
 
+# how a prepared dataset is stored; not part of the data key (prepare.py), which says what the
+# clips, features, labels and split are: a new FORMAT that changes what a model sees (e.g. the
+# stored precision) must also bump prepare.DATA_KEY_FORMAT, so no training is reused across it
 FORMAT = 1
 
 
