@@ -275,7 +275,8 @@ def test_a_budget_or_baseline_missing_in_a_split_is_left_out_and_said():
 
 def test_pooled_sizes_are_the_splits_mean_when_only_the_non_zero_weights_differ():
     """LTH prunes each split's dense network to that split's tree size: one dense size and tree,
-    several non-zero counts; the pooled method reports their mean, not split 0's."""
+    several non-zero counts; the pooled method reports their mean, not split 0's, and each
+    split's own count in its details."""
     from hmtl.pipeline.splits import pool_splits
     from hmtl.records import MethodResult
 
@@ -283,3 +284,4 @@ def test_pooled_sizes_are_the_splits_mean_when_only_the_non_zero_weights_differ(
                           per_seed=[], tree=[[["a"], ["b"]]]) for n in (20, 30)]
     pooled = pool_splits(parts, ["a", "b"])
     assert (pooled.params, pooled.nonzero_params, pooled.tree) == (100, 25, None)
+    assert [s["nonzero_params"] for s in pooled.details["splits"]] == [20, 30]   # each split's own

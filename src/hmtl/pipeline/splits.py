@@ -84,8 +84,8 @@ def pool_splits(parts: list[MethodResult], tasks: list[str]) -> MethodResult:
         per_seed=[s for p in parts for s in p.per_seed],
         tree=parts[0].tree if same else None,
         details={"per_seed_ids": ids,
-                 "splits": [{"split": i, "params": p.params, "macs": p.macs, "tree": p.tree}
-                            for i, p in enumerate(parts)]},
+                 "splits": [{"split": i, "params": p.params, "nonzero_params": p.nonzero_params,
+                             "macs": p.macs, "tree": p.tree} for i, p in enumerate(parts)]},
         records=records)
 
 
