@@ -77,3 +77,23 @@ def test_bench_reads_a_run_pooled_over_splits(monkeypatch, tmp_path):
     assert bench.null_line(one, "x") == "- x: no random trees of this size"
     assert "splits chose" not in bench.budget_line(one, "x")[0]
     sys.modules.pop("bench", None)
+
+
+def test_pareto_figure_plots_drop_against_params_and_against_macs(monkeypatch, tmp_path):
+    """Issue 17 asks for the drop against params and against MACs: LTH is small in non-zero
+    params but keeps the dense compute, which only the MACs panel shows."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("bench")
+    vs = {"mean_drop": 0.01, "mean_drop_std": 0.002}
+    results = {"methods": {
+        "independent": {"params": 900, "macs": 9e6, "vs_independent": {**vs, "mean_drop": 0.0}},
+        "hierarchical": {"params": 400, "macs": 4e6, "vs_independent": vs},
+        "lth": {"params": 900, "nonzero_params": 400, "macs": 9e6, "vs_independent": vs},
+        "random_tree": {"params": 400, "macs": 4e6, "vs_independent": vs,
+                        "trees": [{"params": 400, "macs": 4e6, "mean_drop": 0.03}]}},
+        "budgets": [{"params": 350, "macs": 3e6, "method": {"vs_independent": vs}}]}
+    out = bench.pareto_figure("toy", [{"scale": 0.5, "results": results}], tmp_path / "toy.svg")
+    svg = out.read_text()
+    assert "trainable parameters (non-zero)" in svg and "multiply-accumulates per clip" in svg
+    assert svg.count("random trees") == 1 and "60 %-smaller tree" in svg
+    sys.modules.pop("bench", None)
