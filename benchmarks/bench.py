@@ -161,15 +161,16 @@ def split_results(results: dict, folder: Path | None) -> list[tuple[int, dict]]:
     return out
 
 
-def _rank(results: dict) -> tuple[str, int, int] | None:
-    """The searched tree's rank among its random trees: the words, and (at least as good, of)."""
+def _rank(results: dict) -> tuple[str, str, int, int] | None:
+    """The searched tree's rank among its random trees: how many it beats and how many are at
+    least as good (in words), and the latter as a count of how many trees."""
     rt = results["methods"].get("random_tree") or {}
     s = rt.get("searched")
     if not s:
         return None
     lo, hi = s["at_least_as_good_interval"]
     size = "exactly its size" if rt.get("same_size") else "about its size"
-    return (f"beats {100 * s['percentile']:.0f} % of {s['trees']} random trees of {size}; "
+    return (f"beats {100 * s['percentile']:.0f} % of {s['trees']} random trees of {size}",
             f"{100 * s['at_least_as_good']:.0f} % of them are at least as good (95 % interval "
             f"{100 * lo:.0f}-{100 * hi:.0f} %)", round(s["at_least_as_good"] * s["trees"]),
             s["trees"])
@@ -182,14 +183,14 @@ def null_line(results: dict, label: str, folder: Path | None = None) -> str:
         ranks = [(i, r) for i, res in split_results(results, folder) if (r := _rank(res))]
         if not ranks:
             return head + " (each split's rank: its folder's results.json)"
-        good, trees = sum(r[1] for _, r in ranks), sum(r[2] for _, r in ranks)
+        good, trees = sum(r[2] for _, r in ranks), sum(r[3] for _, r in ranks)
         return (head + f"; in all, {good} of {trees} random trees are at least as good as their "
                 f"split's searched tree. Per split: "
-                + "; ".join(f"split {i} {r[0].split(';')[0]}" for i, r in ranks))
+                + "; ".join(f"split {i} {r[0]}" for i, r in ranks))
     r = _rank(results)
     if not r:
         return f"- {label}: no random trees of this size"
-    return f"- {label}: the searched tree {r[0]}"
+    return f"- {label}: the searched tree {r[0]}; {r[1]}"
 
 
 def budget_line(results: dict, label: str) -> tuple[str, bool]:
