@@ -176,11 +176,11 @@ def _rank(results: dict) -> tuple[str, str, int, int] | None:
             s["trees"])
 
 
-def null_line(results: dict, label: str, folder: Path | None = None) -> str:
+def null_line(results: dict, label: str, per_split: list[tuple[int, dict]] = ()) -> str:
     if over_splits(results):
         head = (f"- {label}: over {over_splits(results)} splits, each with its own searched tree "
                 f"and random trees")
-        ranks = [(i, r) for i, res in split_results(results, folder) if (r := _rank(res))]
+        ranks = [(i, r) for i, res in per_split if (r := _rank(res))]
         if not ranks:
             return head + " (each split's rank: its folder's results.json)"
         good, trees = sum(r[2] for _, r in ranks), sum(r[3] for _, r in ranks)
@@ -224,12 +224,12 @@ def budget_line(results: dict, label: str) -> tuple[str, bool]:
             f"{'MET' if met else 'not met'}"), met
 
 
-def predictor_line(results: dict, label: str, folder: Path | None = None) -> str:
+def predictor_line(results: dict, label: str, per_split: list[tuple[int, dict]] = ()) -> str:
     """How well stage 2's predicted drop ranked the trees trained: over all of them, and among
     the trees of one size (the random trees with the searched or the budget tree), where a
     budget makes its choice; per split for a pooled run."""
     if over_splits(results):
-        per = [(i, res.get("predictor") or {}) for i, res in split_results(results, folder)]
+        per = [(i, res.get("predictor") or {}) for i, res in per_split]
         per = [(i, p) for i, p in per if p.get("spearman") is not None]
         if not per:
             return f"- {label}: per split (each split's folder's results.json)"
@@ -259,11 +259,11 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
     for p in points:
         label = f"×{p['scale']:g} {p['widths']}"
         rows += method_rows(p["results"], label)
-        folder = ROOT / p["out"] if p.get("out") else None
-        nulls.append(null_line(p["results"], label, folder))
+        per_split = split_results(p["results"], ROOT / p["out"] if p.get("out") else None)
+        nulls.append(null_line(p["results"], label, per_split))
         line, _ = budget_line(p["results"], label)
         budgets.append(line)
-        ranks.append(predictor_line(p["results"], label, folder))
+        ranks.append(predictor_line(p["results"], label, per_split))
         cmds.append(f"- `{p['command']}`: {p['wall'] / 60:.1f} min wall this invocation; "
                     f"{p['trainings']} trainings, {p['train_seconds'] / 60:.0f} min of training")
     seeds = len(points[0]["results"]["seeds"])

@@ -4,6 +4,7 @@ but they must at least import: a helper moved between them once broke one silent
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -55,8 +56,6 @@ def test_bench_reads_a_run_pooled_over_splits(monkeypatch, tmp_path):
     assert "each of the 2 splits chose its own, 30,134-32,390 params" in line
     assert "+1.5 [+0.6, +2.3] (budget tree better)" in line and met
     # with the run's folder, each split's own rank and predictor figures, and their sum
-    import json
-
     for i, (better, spearman) in enumerate([(7, 0.65), (9, 0.88)]):
         (tmp_path / f"split-{i}").mkdir()
         (tmp_path / f"split-{i}" / "results.json").write_text(json.dumps({
@@ -67,10 +66,11 @@ def test_bench_reads_a_run_pooled_over_splits(monkeypatch, tmp_path):
                           "same_size": [{"trees": 11, "params": 23302, "spearman": 0.5}]}}))
     folders = {**pooled, "splits": [{"split": 0, "folder": "split-0"},
                                     {"split": 1, "folder": "split-1"}]}
-    line = bench.null_line(folders, "x", tmp_path)
+    per_split = bench.split_results(folders, tmp_path)      # read once, for both lines
+    line = bench.null_line(folders, "x", per_split)
     assert "in all, 4 of 20 random trees are at least as good" in line
     assert "split 0 beats 70 % of 10" in line and "split 1 beats 90 % of 10" in line
-    line = bench.predictor_line(folders, "x", tmp_path)
+    line = bench.predictor_line(folders, "x", per_split)
     assert "+0.65 (split 0, 25 trees), +0.88 (split 1, 25 trees)" in line
     assert "split 1 +0.50 (11 of 23,302 params)" in line
     one = {"methods": {"random_tree": {}}, "budgets": [{**budget, "splits": None}]}
