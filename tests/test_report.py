@@ -307,3 +307,38 @@ def test_incompatible_cells_are_the_stored_decisions_not_a_recomputation():
     assert row_a[1].value == 0.03 and not row_a[1].over
     assert row_b[0].value == 0.005 and row_b[0].over
     assert depth_matrix(["a", "b"], compat)[0][1].value == 1.0       # K as stored
+
+
+def test_pooled_run_report_gives_each_splits_rank_structure_and_predictor(tmp_path):
+    """A run over splits pools their seeds; the report reads each split's folder for what only
+    one split can say, and leaves out a split whose folder is gone."""
+    run = run_folder(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    tasks = results["tasks"]
+    results["splits"] = [{"split": i, "folder": f"split-{i}", "split_seed": i} for i in range(3)]
+    (run / "results.json").write_text(json.dumps(results))
+    for i, (beaten, matters, rho) in enumerate([(0.7, True, 0.67), (0.9, False, -0.2)]):
+        split = json.loads(json.dumps(results))
+        del split["splits"]
+        split["methods"]["hierarchical"]["tree"] = [[tasks], [tasks[:1], tasks[1:]]]
+        split["methods"]["random_tree"] = {
+            "params": 1000, "searched": {"trees": 10, "percentile": beaten,
+                                         "at_least_as_good": round(1 - beaten, 1),
+                                         "at_least_as_good_interval": [0.05, 0.6]},
+            "structure": {"spread": 0.01, "seed_noise": 0.002, "p": 0.0 if matters else 0.4,
+                          "matters": matters}}
+        split["predictor"] = {"trees": [], "spearman": rho, "same_size": []}
+        (run / f"split-{i}").mkdir()
+        (run / f"split-{i}" / "results.json").write_text(json.dumps(split))
+    page = write_report(run).read_text()
+    part = page[page.index("Each split on its own"):]
+    part = part[:part.index("</table>")]
+    assert "(2 of 3 split folders found)" in part
+    assert "In all, 4 of 20 random trees are at least as good" in part
+    assert "matters (p &lt; 0.001)" in part                    # escaped: a bare < breaks the page
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c))
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", part)]
+    assert "3 of 10 (beats 70 %)" in cells and "1 of 10 (beats 90 %)" in cells
+    assert "matters (p < 0.001)" in cells and "not shown (p = 0.400)" in cells
+    assert "+0.67" in cells and "-0.20" in cells
+    assert f"{tasks[0]} / {'+'.join(tasks[1:])}" in cells

@@ -41,14 +41,60 @@ def structure_verdict(s: dict) -> str:
             f"choice will do.")
 
 
+def _structure_cell(s: dict | None) -> str:
+    if not s or s.get("matters") is None:
+        return "—"
+    p = "&lt; 0.001" if s["p"] < 0.001 else f"= {s['p']:.3f}"
+    return f"{'matters' if s['matters'] else 'not shown'} (p {p})"
+
+
+def per_split(info: RunInfo) -> str:
+    """A pooled run's table pools the splits' seeds; what only one split can say (its searched
+    tree's rank among its own random trees, whether structure matters, how well the predictor
+    ranked its trees) is read from each split's folder and given here, one row per split."""
+    rows, good, drawn = [], 0, 0
+    for entry, res in info.split_runs:
+        methods = res["methods"]
+        tree = (methods.get("hierarchical") or {}).get("tree") or entry.get("tree") or []
+        cmp = (methods.get("hierarchical") or {}).get("vs_independent") or {}
+        null = methods.get("random_tree") or {}
+        s = null.get("searched")
+        if s:
+            n = round(s["at_least_as_good"] * s["trees"])
+            good, drawn = good + n, drawn + s["trees"]
+            rank = f"{n} of {s['trees']} (beats {100 * s['percentile']:.0f} %)"
+        else:
+            rank = "—"
+        rho = (res.get("predictor") or {}).get("spearman")
+        budget = (res.get("budgets") or [{}])[0]
+        versus = ((budget.get("comparisons") or {}).get("methods") or {}).get("random_tree") or {}
+        rows.append([f"{entry.get('split', '?')} (seed {entry.get('split_seed', '?')})",
+                     escape(_tree_text(tree)), num((methods.get("hierarchical") or {}).get("params")),
+                     pm(cmp.get("mean_drop"), cmp.get("mean_drop_std")), rank,
+                     _structure_cell(null.get("structure")),
+                     "—" if rho is None else f"{rho:+.2f}",
+                     num(budget.get("params")), _versus(versus.get("mean_drop"))])
+    if not rows:
+        return ""
+    head = ["split", "searched tree's deepest groups", "params", "mean drop (pts)",
+            "random trees at least as good", "structure (ANOVA)", "predictor Spearman",
+            "budget tree params", "random_tree − budget tree (pts, 95 % CI)"]
+    total = (f" In all, {good} of {drawn} random trees are at least as good as their split's "
+             f"searched tree." if drawn else "")
+    return (f"<p>Each split on its own ({len(rows)} of {len(info.results.get('splits') or [])} "
+            f"split folders found): every split searched its own tree and drew its own random "
+            f"trees of that tree's size.{total}</p>" + table(head, rows, "per-split", text=(0, 1)))
+
+
 def budgets_section(info: RunInfo) -> str:
     budgets = info.results.get("budgets") or []
     predictor = info.results.get("predictor") or {}
     stability = info.results.get("stability")
     null = (info.methods.get("random_tree") or {})
-    if not budgets and not predictor.get("trees") and not stability and not null.get("searched"):
+    if not budgets and not predictor.get("trees") and not stability and not null.get("searched") \
+            and not info.split_runs:
         return ""
-    parts = []
+    parts = [per_split(info)]
     if null.get("searched") and null.get("trees"):
         s = null["searched"]
         low, high = s["at_least_as_good_interval"]

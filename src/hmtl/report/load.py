@@ -26,6 +26,8 @@ class RunInfo:
     split_sizes: dict | None = None                    # {split: clips}
     config: dict | None = None                         # config.yaml, raw mapping
     records: list[dict] = field(default_factory=list)  # runs/*/metrics.json
+    # a run over several splits (data.splits): (the split's entry, its folder's results.json)
+    split_runs: list[tuple[dict, dict]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ shortcuts
     @property
@@ -142,6 +144,7 @@ def load_run(run_dir: str | Path) -> RunInfo:
     info.meta = _json_or_none(run_dir / "data" / "meta.json")
     info.config = _yaml_or_none(run_dir / "config.yaml")
     info.class_counts, info.split_sizes = _label_counts(run_dir / "data", info.meta)
+    info.split_runs = _split_runs(run_dir, results)
     stamps = [r["_mtime"] for r in info.records] or [path.stat().st_mtime]
     info.finished = datetime.fromtimestamp(max(stamps)).astimezone()
     return info
@@ -164,6 +167,17 @@ def _complete(results: dict) -> None:
                                                   results["tasks"])
             except (KeyError, TypeError, ZeroDivisionError, ValueError):
                 pass                                    # e.g. a task without accuracy
+
+
+def _split_runs(run_dir: Path, results: dict) -> list[tuple[dict, dict]]:
+    """Each split's own results of a pooled run, for what pooling leaves out (its searched
+    tree's rank among its random trees, the predictor); splits whose folder is gone are left out."""
+    out = []
+    for entry in results.get("splits") or []:
+        found = _json_or_none(run_dir / str(entry.get("folder", "")) / "results.json")
+        if isinstance(found, dict) and isinstance(found.get("methods"), dict):
+            out.append((entry, found))
+    return out
 
 
 def _json_or_none(path: Path):
