@@ -4,11 +4,29 @@ discovered tree next to the planted task structure."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import load_config
-from .data.synthetic import PLANTED, make_corpus
-from .models import TreeSpec
+
+if TYPE_CHECKING:
+    from .models import TreeSpec
+
+# torch and the corpus generator are imported where used: `hmtl demo --help` reads DEMO below
+# and must answer without loading torch.
+
+
+@dataclass(frozen=True)
+class DemoDefaults:
+    """The demo's defaults, the one place `hmtl demo`'s options and run_demo take them from."""
+    clips: int = 1000          # synthetic clips
+    seeds: int = 1             # per model: a quick look (README: the tree can change with it)
+    corpus_seed: int = 1       # of the synthetic corpus (BENCHMARKS.md: which seeds recover)
+    executor: str = "packed"   # small same-shape models: about twice as fast on CPU packed
+
+
+DEMO = DemoDefaults()
 
 # The demo's tasks: two cues, two tasks each. The corpus' fifth task, rhythm (a syllable count),
 # is left out: a count is read from one channel, so rhythm fitted beside height or register in
@@ -27,11 +45,11 @@ DEMO_CONFIG = {
     "model": {"backbone": "tc_cnn", "blocks": 3, "widths": [32, 32, 6], "kernel_size": 5,
               "dropout": 0.0},
     "train": {"epochs": 30, "batch_size": 32, "lr": 0.003, "patience": 10},
-    "search": {"seeds": 1, "tolerance": 0.02},
+    "search": {"seeds": DEMO.seeds, "tolerance": 0.02},
 }
 
 
-def demo_config(manifest: Path, seeds: int = 1, overrides: list[str] | None = None):
+def demo_config(manifest: Path, seeds: int = DEMO.seeds, overrides: list[str] | None = None):
     raw = {k: dict(v) for k, v in DEMO_CONFIG.items()}
     raw["data"]["manifest"] = str(manifest)
     raw["search"]["seeds"] = seeds
@@ -40,6 +58,9 @@ def demo_config(manifest: Path, seeds: int = 1, overrides: list[str] | None = No
 
 def planted_tree(depth: int, tasks: tuple[str, ...] = DEMO_TASKS) -> TreeSpec:
     """The planted structure as a tree over `tasks`: each cue's tasks share every block."""
+    from .data.synthetic import PLANTED
+    from .models import TreeSpec
+
     groups = tuple(g for g in (tuple(t for t in group if t in tasks) for group in PLANTED) if g)
     return TreeSpec(tuple(tasks), tuple(groups for _ in range(depth)))
 
@@ -57,6 +78,8 @@ def planted_agreement(tree: TreeSpec) -> tuple[float, float]:
     """Mean shared depth of the planted pairs and of the unrelated pairs."""
     import itertools
 
+    from .data.synthetic import PLANTED
+
     same = {frozenset(p) for g in PLANTED for p in itertools.combinations(g, 2)}
     planted, unrelated = [], []
     for a, b in itertools.combinations(tree.tasks, 2):
@@ -64,11 +87,13 @@ def planted_agreement(tree: TreeSpec) -> tuple[float, float]:
     return sum(planted) / len(planted), sum(unrelated) / len(unrelated)
 
 
-def run_demo(out: Path, clips: int = 1000, seeds: int = 1, corpus_seed: int = 1,
-             verbose: bool = True, overrides: list[str] | None = None,
-             executor: str = "packed") -> dict:
+def run_demo(out: Path, clips: int = DEMO.clips, seeds: int = DEMO.seeds,
+             corpus_seed: int = DEMO.corpus_seed, verbose: bool = True,
+             overrides: list[str] | None = None, executor: str = DEMO.executor) -> dict:
     """The demo's run. `packed` by default: the demo's models are small, and on CPU training
     same-shape models as one network is about twice as fast (BENCHMARKS.md)."""
+    from .data.synthetic import make_corpus
+    from .models import TreeSpec
     from .pipeline import run_pipeline
     from .utils.progress import say
 

@@ -6,15 +6,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..demo import DEMO
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
-    p.add_argument("--clips", type=int, default=1000, help="synthetic clips (default 1000)")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per model (default 1)")
-    p.add_argument("--seed", type=int, default=1,
-                   help="seed of the synthetic corpus (default 1; README: which seeds recover)")
-    p.add_argument("--executor", default="packed",
-                   help="how trainings run, as for hmtl run (default: packed)")
+    p.add_argument("--clips", type=int, default=DEMO.clips,
+                   help=f"synthetic clips (default {DEMO.clips})")
+    p.add_argument("--seeds", type=int, default=DEMO.seeds,
+                   help=f"seeds per model (default {DEMO.seeds})")
+    p.add_argument("--seed", type=int, default=DEMO.corpus_seed,
+                   help=f"seed of the synthetic corpus (default {DEMO.corpus_seed}; README: which "
+                        f"seeds recover)")
+    p.add_argument("--executor", default=DEMO.executor,
+                   help=f"how trainings run, as for hmtl run (default: {DEMO.executor})")
     p.add_argument("--quiet", action="store_true", help="no line per training")
 
 
