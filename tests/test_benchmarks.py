@@ -97,3 +97,20 @@ def test_pareto_figure_plots_drop_against_params_and_against_macs(monkeypatch, t
     assert "trainable parameters (non-zero)" in svg and "multiply-accumulates per clip" in svg
     assert svg.count("random trees") == 1 and "60 %-smaller tree" in svg
     sys.modules.pop("bench", None)
+
+
+def test_full_bench_plan_is_the_deciding_points_unless_asked(monkeypatch):
+    """make bench runs the points that decide the goal (sized for 3 h on 2 cores); widths or
+    methods asked for hold at every point of the corpora asked for."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("bench")
+    every = tuple(bench.METHODS)
+    assert bench.plan("ravdess", None, None) == [(0.25, every), (0.5, every)]
+    [(scale, methods)] = bench.plan("digits3", None, None)
+    assert scale == 0.5 and "lt4rec" not in methods and set(methods) == set(every) - {"lt4rec"}
+    assert bench.plan("digits", None, None) == [(0.25, every), (0.5, every), (1.0, every)]
+    assert bench.plan("digits3", "0.25,1", None) == [(0.25, methods), (1.0, methods)]
+    asked = ["independent", "hierarchical", "lt4rec"]
+    assert bench.plan("digits3", None, asked) == [(0.5, tuple(asked))]
+    assert bench.plan("ravdess", "1", asked) == [(1.0, tuple(asked))]
+    sys.modules.pop("bench", None)
