@@ -114,10 +114,13 @@ def run_point(name: str, data: Path, scale: float, seeds: int | None, draws: int
     start = time.perf_counter()
     hmtl(*cmd)
     results = json.loads((ROOT / out / "results.json").read_text())
-    trainings = [json.loads(p.read_text()) for p in (ROOT / out).glob("**/runs/*/metrics.json")]
+    files = list((ROOT / out).glob("**/runs/*/metrics.json"))
+    trainings = [json.loads(p.read_text()) for p in files]
+    days = sorted(dt.date.fromtimestamp(p.stat().st_mtime) for p in files)
     return {"scale": scale, "widths": widths, "command": "hmtl " + shlex.join(cmd), "out": out,
             "wall": time.perf_counter() - start, "results": results, "trainings": len(trainings),
-            "train_seconds": sum(t.get("seconds", 0) for t in trainings)}
+            "train_seconds": sum(t.get("seconds", 0) for t in trainings),
+            "trained": (days[0].isoformat(), days[-1].isoformat()) if days else None}
 
 
 # ----------------------------------------------------------------------------- the tables
@@ -263,6 +266,16 @@ def predictor_line(results: dict, label: str, per_split: list[tuple[int, dict]] 
             f"trained{same}")
 
 
+def trained_when(points: list[dict]) -> str:
+    """When the trainings behind a section ran: a resumed run renders today what trained on
+    earlier days, and the section's date alone would pass for theirs."""
+    spans = [p["trained"] for p in points if p.get("trained")]
+    if not spans:
+        return ""
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    return f" (trainings {first})" if first == last else f" (trainings {first} to {last})"
+
+
 def section(name: str, points: list[dict], when: str, where: str, figure: str | None) -> str:
     head = ["| width | method | params (non-zero) | MACs | reduction | mean drop (pts) | "
             "method − hierarchical (pts, 95 % CI) | p (Holm) | verdict |",
@@ -290,7 +303,7 @@ def section(name: str, points: list[dict], when: str, where: str, figure: str | 
            "loses more than the searched tree), its 95 % interval over seeds and clips and its "
            "p-value (Student's t on the seeds' training noise and the test clips; the random "
            "trees of one seed count as one unit)")
-    text = [f"### {name}", "", f"{when}, {where}; {per}.", "", *cmds, "",
+    text = [f"### {name}", "", f"{when}{trained_when(points)}, {where}; {per}.", "", *cmds, "",
             f"Every method against the hierarchical one, {how}, Holm-corrected over the methods. "
             "\"no difference shown\": the interval includes 0 or the corrected p is not below "
             "0.05.",

@@ -114,3 +114,15 @@ def test_full_bench_plan_is_the_deciding_points_unless_asked(monkeypatch):
     assert bench.plan("digits3", None, asked) == [(0.5, tuple(asked))]
     assert bench.plan("ravdess", "1", asked) == [(1.0, tuple(asked))]
     sys.modules.pop("bench", None)
+
+
+def test_bench_section_says_when_its_trainings_ran(monkeypatch):
+    """A resumed run renders today what trained earlier: the section names the trainings' days."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("bench")
+    one = [{"trained": ("2026-12-01", "2026-12-01")}, {"trained": None}]
+    assert bench.trained_when(one) == " (trainings 2026-12-01)"
+    two = [{"trained": ("2026-12-01", "2026-12-02")}, {"trained": ("2026-11-30", "2026-12-01")}]
+    assert bench.trained_when(two) == " (trainings 2026-11-30 to 2026-12-02)"
+    assert bench.trained_when([{}]) == ""
+    sys.modules.pop("bench", None)
