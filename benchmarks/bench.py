@@ -12,10 +12,10 @@ BENCHMARKS.md that reports it, with a Pareto figure per corpus.
 Per corpus and width it writes the manifest(s) with the recipes when missing and runs `hmtl run
 CONFIG --out runs/bench/CORPUS/wWIDTH model.widths=[…] search.budgets=[0.4]
 search.budget_candidates=10 methods=[every method but LT4REC on digits3]
-baselines.random_draws=10`. The run resumes (a finished training is never repeated), so a rerun after an
-interruption costs only what is missing. Each width's results.json carries the paired evidence:
+baselines.random_draws=10`. The run resumes (a finished training is never repeated), so a rerun
+after an interruption costs only what is missing. Each width's results.json carries the paired evidence:
 every method against the hierarchical one by seed and test clip (difference in mean drop, 95 %
-interval, Holm-corrected p, verdict), the searched tree's rank among 20 random trees of exactly
+interval, Holm-corrected p, verdict), the searched tree's rank among 10 random trees of exactly
 its size, and the 60 %-smaller budget tree (chosen on validation among the predicted tree and 9
 drawn of its size, one seed each that no compared model uses) with its own size-matched
 baselines. The script then
@@ -78,7 +78,7 @@ SHORT = {"corpora": "ravdess", "widths": "0.25", "seeds": 3, "draws": DRAWS}
 # x0.5 with every method, digits3 at x0.5 without LT4REC, whose pruning rounds on a training set
 # three times RAVDESS' would be its costliest item (LT4REC lost 24-31 points at x0.25 on both
 # corpora and 21 at x0.5 on RAVDESS). At x1 structure does not matter (BENCHMARKS.md,
-# 2026-11-26); `--widths 0.25,0.5,1` runs every corpus at every width with every method.
+# 2026-11-26); `--widths 0.25,0.5,1` runs every corpus at every width (`--methods` to add LT4REC).
 FULL_WIDTHS = {"ravdess": (0.25, 0.5), "digits3": (0.5,)}
 FULL_METHODS = {"digits3": tuple(m for m in METHODS if m != "lt4rec")}
 WIDTHS = (0.25, 0.5, 1.0)          # a corpus the full benchmark leaves out, when asked for
@@ -393,9 +393,10 @@ def main(argv=None) -> int:
     ap.add_argument("--corpora", default=",".join(DEFAULT_CORPORA),
                     help="comma-separated: " + ", ".join(CORPORA))
     ap.add_argument("--widths", default=None,
-                    help="width scales of the configs' backbone, for every corpus (default: the "
-                         "full benchmark's: " + "; ".join(f"{c} ×{', ×'.join(map('{:g}'.format, ws))}"
-                                                           for c, ws in FULL_WIDTHS.items()) + ")")
+                    help="width scales of the configs' backbone, for every corpus (default: "
+                         "the full benchmark's: " + "; ".join(
+                             f"{c} ×{', ×'.join(map('{:g}'.format, ws))}"
+                             for c, ws in FULL_WIDTHS.items()) + ")")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                     help="folder of the corpora (default ../shared/data)")
     ap.add_argument("--executor", default=None, help="passed to hmtl run (default serial)")

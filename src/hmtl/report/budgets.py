@@ -69,7 +69,8 @@ def per_split(info: RunInfo) -> str:
         budget = (res.get("budgets") or [{}])[0]
         versus = ((budget.get("comparisons") or {}).get("methods") or {}).get("random_tree") or {}
         rows.append([f"{entry.get('split', '?')} (seed {entry.get('split_seed', '?')})",
-                     escape(_tree_text(tree)), num((methods.get("hierarchical") or {}).get("params")),
+                     escape(_tree_text(tree)),
+                     num((methods.get("hierarchical") or {}).get("params")),
                      pm(cmp.get("mean_drop"), cmp.get("mean_drop_std")), rank,
                      _structure_cell(null.get("structure")),
                      "—" if rho is None else f"{rho:+.2f}",

@@ -174,7 +174,9 @@ def _split_runs(run_dir: Path, results: dict) -> list[tuple[dict, dict]]:
     tree's rank among its random trees, the predictor); splits whose folder is gone are left out."""
     out = []
     for entry in results.get("splits") or []:
-        found = _json_or_none(run_dir / str(entry.get("folder", "")) / "results.json")
+        if not entry.get("folder"):
+            continue                                    # "" would read the pooled run itself
+        found = _json_or_none(run_dir / str(entry["folder"]) / "results.json")
         if isinstance(found, dict) and isinstance(found.get("methods"), dict):
             out.append((entry, found))
     return out
