@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+HELPERS = {"record", "pareto"}           # modules the scripts import, without a main() of their own
 
 
 @pytest.mark.parametrize("script", sorted(p.stem for p in BENCHMARKS.glob("*.py")))
 def test_benchmark_script_imports(script, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     module = importlib.import_module(script)
-    assert callable(getattr(module, "main", None)) or script == "record", \
+    assert callable(getattr(module, "main", None)) or script in HELPERS, \
         f"benchmarks/{script}.py has no main()"
     sys.modules.pop(script, None)
 
@@ -83,7 +84,7 @@ def test_pareto_figure_plots_drop_against_params_and_against_macs(monkeypatch, t
     """Issue 17 asks for the drop against params and against MACs: LTH is small in non-zero
     params but keeps the dense compute, which only the MACs panel shows."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    bench = importlib.import_module("bench")
+    pareto = importlib.import_module("pareto")
     vs = {"mean_drop": 0.01, "mean_drop_std": 0.002}
     results = {"methods": {
         "independent": {"params": 900, "macs": 9e6, "vs_independent": {**vs, "mean_drop": 0.0}},
@@ -92,11 +93,11 @@ def test_pareto_figure_plots_drop_against_params_and_against_macs(monkeypatch, t
         "random_tree": {"params": 400, "macs": 4e6, "vs_independent": vs,
                         "trees": [{"params": 400, "macs": 4e6, "mean_drop": 0.03}]}},
         "budgets": [{"params": 350, "macs": 3e6, "method": {"vs_independent": vs}}]}
-    out = bench.pareto_figure("toy", [{"scale": 0.5, "results": results}], tmp_path / "toy.svg")
+    out = pareto.pareto_figure("toy", [{"scale": 0.5, "results": results}], tmp_path / "toy.svg")
     svg = out.read_text()
     assert "trainable parameters (non-zero)" in svg and "multiply-accumulates per clip" in svg
     assert svg.count("random trees") == 1 and "60 %-smaller tree" in svg
-    sys.modules.pop("bench", None)
+    sys.modules.pop("pareto", None)
 
 
 def test_full_bench_plan_is_the_deciding_points_unless_asked(monkeypatch):
