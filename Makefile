@@ -33,9 +33,9 @@ runs/manifests/ravdess.csv: | $(STAMP)
 
 # The headline benchmark: every method with paired statistics, 3 seeds, 10 random trees, at the
 # points that decide the goal: RAVDESS at widths x0.25 and x0.5, the three-language digits at
-# x0.5 (LT4REC left out there); 112 min on 2 cores from nothing. WIDTHS=0.25,0.5,1 runs the whole
-# capacity axis. Rewrites their sections of BENCHMARKS.md and benchmarks/figures/. Resumes: a
-# rerun trains only what is missing.
+# x0.5 (LT4REC left out there); within 3 h on 2 cores (timed in BENCHMARKS.md).
+# WIDTHS=0.25,0.5,1 runs the whole capacity axis. Rewrites their sections of BENCHMARKS.md and
+# benchmarks/figures/. Resumes: a rerun trains only what is missing.
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --data $(SHARED) $(if $(EXECUTOR),--executor $(EXECUTOR)) \
 		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(CORPORA),--corpora $(CORPORA)) \

@@ -4,7 +4,7 @@ axis: at a quarter of the widths tasks really compete for channels), and the sec
 BENCHMARKS.md that reports it, with a Pareto figure per corpus.
 
     python benchmarks/bench.py                              # = make bench: RAVDESS ×0.25 and
-                                                            #   ×0.5, digits3 ×0.5 (112 min)
+                                                            #   ×0.5, digits3 ×0.5 (≤ 3 h)
     python benchmarks/bench.py --short                      # = make bench-short (≤ 45 min)
     python benchmarks/bench.py --corpora ravdess --widths 0.25 --seeds 3 --executor local:2
     python benchmarks/bench.py --corpora ravdess --widths 0.5 --splits 5   # pooled over 5 splits
@@ -75,7 +75,7 @@ GOAL_REDUCTION, GOAL_DROP = 0.60, 0.01
 DRAWS = 10                         # random trees per size, each trained with every seed
 SHORT = {"corpora": "ravdess", "widths": "0.25", "seeds": 3, "draws": DRAWS}
 # The full benchmark (make bench) is the points that decide the goal, within 3 h on 2 cores
-# (112 min from nothing, 2026-12-02: RAVDESS x0.25 28 min, x0.5 42, digits3 x0.5 42): RAVDESS
+# (BENCHMARKS.md, "make bench timed from nothing", gives each point's time): RAVDESS
 # at x0.25 and x0.5 with every method, digits3 at x0.5 without LT4REC, whose pruning rounds on a
 # training set three times RAVDESS' would be its costliest item (LT4REC lost 24-31 points at
 # x0.25 on both corpora and 21 at x0.5 on RAVDESS). At x1 structure does not matter (BENCHMARKS.md,
